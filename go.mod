@@ -1,0 +1,3 @@
+module github.com/baram-mqtt/baram
+
+go 1.26.8

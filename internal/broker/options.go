@@ -1,0 +1,90 @@
+package broker
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Options configures a Broker. The zero value of a field means its default
+// (see Defaults); config and the public API fill it in.
+type Options struct {
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+
+	// AllowAnonymous admits clients that send no username.
+	AllowAnonymous bool
+	// Users, when not nil, maps usernames to passwords for a simple check
+	// (the password file and other authenticators come later).
+	Users map[string]string
+
+	// MaxPacketSize is the largest packet accepted from, and announced to,
+	// clients, in bytes.
+	MaxPacketSize uint32
+	// MaxConnections caps concurrent client connections; 0 is unlimited.
+	MaxConnections int
+	// MaxInflight is the receive maximum: unacknowledged QoS 1/2 messages
+	// per direction and client.
+	MaxInflight uint16
+	// MaxQueuedMessages caps a session's queue of messages waiting for an
+	// inflight slot or for the client to come back; 0 is unlimited.
+	MaxQueuedMessages int
+	// MaxQueuedBytes caps the payload bytes of that queue; 0 is unlimited.
+	MaxQueuedBytes int64
+	// QueueQoS0 queues QoS 0 messages for offline persistent sessions.
+	QueueQoS0 bool
+	// KeepAliveMax is the largest keep alive granted; a client asking more
+	// (or 0, in v5) is told the server keep alive.
+	KeepAliveMax uint16
+	// ConnectTimeout closes connections that send no CONNECT in time.
+	ConnectTimeout time.Duration
+	// SessionExpiry is how long an offline 3.1.1 persistent session lives,
+	// and the cap on what v5 clients ask; 0 means forever for 3.1.1 and no
+	// cap for v5.
+	SessionExpiry time.Duration
+	// MaxTopicAlias is the topic alias maximum announced to v5 clients.
+	MaxTopicAlias uint16
+	// WriteTimeout bounds one socket write; a client that does not read for
+	// that long is cut off.
+	WriteTimeout time.Duration
+	// MaxOutboundBytes caps bytes waiting in one connection's writer; a
+	// consumer beyond it drops QoS 0 and past twice that is disconnected.
+	MaxOutboundBytes int
+}
+
+// Defaults are the values used for zero Options fields.
+var Defaults = Options{
+	MaxPacketSize:     1 << 20,
+	MaxInflight:       32,
+	MaxQueuedMessages: 1000,
+	KeepAliveMax:      65535,
+	ConnectTimeout:    10 * time.Second,
+	MaxTopicAlias:     64,
+	WriteTimeout:      30 * time.Second,
+	MaxOutboundBytes:  4 << 20,
+}
+
+// withDefaults fills zero fields from Defaults.
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxPacketSize == 0 {
+		o.MaxPacketSize = Defaults.MaxPacketSize
+	}
+	if o.MaxInflight == 0 {
+		o.MaxInflight = Defaults.MaxInflight
+	}
+	if o.KeepAliveMax == 0 {
+		o.KeepAliveMax = Defaults.KeepAliveMax
+	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = Defaults.ConnectTimeout
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = Defaults.WriteTimeout
+	}
+	if o.MaxOutboundBytes == 0 {
+		o.MaxOutboundBytes = Defaults.MaxOutboundBytes
+	}
+	return o
+}
