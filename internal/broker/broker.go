@@ -1,28 +1,195 @@
 // Package broker is the core of baram: it accepts connections, runs the
 // per-connection read and write loops, authenticates, routes publishes to
 // subscribers and keeps sessions, retained messages and wills.
+//
+// Lock order: Broker.mu, then session.Session's lock, then conn.outMu.
+// The publish path takes no Broker lock: it finds sessions through the
+// sessions map (a sync.Map written under mu).
 package broker
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baram-mqtt/baram/internal/packet"
+	"github.com/baram-mqtt/baram/internal/session"
+	"github.com/baram-mqtt/baram/internal/topic"
 )
+
+// ErrClosed is returned by Serve after Shutdown has begun.
+var ErrClosed = errors.New("broker: closed")
 
 // Broker is one MQTT server. Create it with New, feed it listeners with
 // Serve, stop it with Shutdown.
 type Broker struct {
-	opts Options
+	opts     Options
+	log      *slog.Logger
+	subs     *topic.Index
+	retained *topic.Retained[*session.Message]
+
+	// sessions maps client id to *entry. Stored and deleted under mu; read
+	// without it on the publish path.
+	sessions  sync.Map
+	connected atomic.Int64 // open client sockets
+	started   time.Time
+	inprocSeq atomic.Uint64 // numbers in-process subscriptions
+	stats     Stats
+
+	mu        sync.Mutex
+	wills     map[string]*pendingWill   // delayed wills by client id; guarded by mu
+	listeners map[net.Listener]struct{} // guarded by mu
+	conns     map[*conn]struct{}        // live connections; guarded by mu
+	closing   bool                      // Shutdown has begun; guarded by mu
+	wg        sync.WaitGroup            // one per connection goroutine
+}
+
+// entry is the broker's record of one session.
+type entry struct {
+	sess   *session.Session
+	owner  *conn       // connection attached now; guarded by Broker.mu
+	expiry *time.Timer // ends the offline session; guarded by Broker.mu
 }
 
 // New returns a broker configured by opts.
 func New(opts Options) *Broker {
-	return &Broker{opts: opts.withDefaults()}
+	opts = opts.withDefaults()
+	b := &Broker{
+		opts:      opts,
+		log:       opts.Logger,
+		subs:      topic.NewIndex(),
+		retained:  topic.NewRetained[*session.Message](),
+		started:   time.Now(),
+		wills:     make(map[string]*pendingWill),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+	}
+	b.subs.SetEligible(b.online)
+	return b
+}
+
+// online reports whether client has a connection; shared subscriptions
+// prefer such members.
+func (b *Broker) online(client string) bool {
+	e := b.lookup(client)
+	return e != nil && e.sess.Online()
+}
+
+func (b *Broker) lookup(client string) *entry {
+	v, ok := b.sessions.Load(client)
+	if !ok {
+		return nil
+	}
+	return v.(*entry)
 }
 
 // Serve accepts connections from ln until ln fails or Shutdown is called;
 // it returns nil after Shutdown. It may be called for several listeners.
-func (b *Broker) Serve(ln net.Listener) error { return nil }
+func (b *Broker) Serve(ln net.Listener) error {
+	b.mu.Lock()
+	if b.closing {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	b.listeners[ln] = struct{}{}
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.listeners, ln)
+		b.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if b.isClosing() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				b.log.Warn("accept failed, retrying", "err", err, "in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		b.startConn(nc)
+	}
+}
+
+// startConn runs a connection goroutine for nc, owned by b.wg.
+func (b *Broker) startConn(nc net.Conn) {
+	c := newConn(b, nc)
+	b.mu.Lock()
+	if b.closing {
+		b.mu.Unlock()
+		nc.Close()
+		return
+	}
+	b.conns[c] = struct{}{}
+	b.wg.Add(1)
+	b.mu.Unlock()
+	b.connected.Add(1)
+	go func() {
+		defer b.wg.Done()
+		defer func() {
+			b.connected.Add(-1)
+			b.mu.Lock()
+			delete(b.conns, c)
+			b.mu.Unlock()
+		}()
+		c.serve()
+	}()
+}
+
+func (b *Broker) isClosing() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closing
+}
 
 // Shutdown stops accepting, disconnects clients (v5: reason 0x8B) and
 // waits for connection goroutines to end or ctx to expire.
-func (b *Broker) Shutdown(ctx context.Context) error { return nil }
+func (b *Broker) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	b.closing = true
+	for ln := range b.listeners {
+		ln.Close()
+	}
+	conns := make([]*conn, 0, len(b.conns))
+	for c := range b.conns {
+		conns = append(conns, c)
+	}
+	for id, w := range b.wills {
+		w.timer.Stop()
+		delete(b.wills, id)
+	}
+	b.sessions.Range(func(_, v any) bool {
+		if e := v.(*entry); e.expiry != nil {
+			e.expiry.Stop()
+		}
+		return true
+	})
+	b.mu.Unlock()
+	for _, c := range conns {
+		c.kick(packet.ServerShuttingDown)
+	}
+	done := make(chan struct{})
+	go func() { b.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.nc.Close()
+		}
+		<-done
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,241 @@
+package broker
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/baram-mqtt/baram/internal/packet"
+	"github.com/baram-mqtt/baram/internal/session"
+)
+
+// Read buffer sizes: a connection starts small and returns to small when
+// it goes quiet, so idle clients cost little memory.
+const (
+	minReadBuf  = 512
+	idleReadBuf = 4 << 10
+)
+
+// conn is one client connection. Its reader goroutine (serve) owns the
+// connection and its cleanup; the writer goroutine (writeLoop) is started
+// and waited for by the reader.
+type conn struct {
+	b   *Broker
+	nc  net.Conn
+	log *slog.Logger
+
+	// Set while handling CONNECT by the reader, read-only afterwards.
+	version   byte
+	clientID  string
+	entry     *entry
+	keepAlive time.Duration
+	peer      clientLimits // what the client announced it accepts
+
+	// Owned by the reader goroutine.
+	rbuf        []byte
+	need        int               // length of the packet being awaited, 0 if unknown
+	pub         packet.Publish    // reused for every inbound PUBLISH
+	aliasesIn   map[uint16]string // inbound topic aliases (v5)
+	will        *session.Message  // the Last Will, nil once disarmed
+	willDelay   time.Duration
+
+	// Guarded by the attached session's mu: only Sink methods touch it.
+	aliasesOut map[string]uint16
+
+	outMu    sync.Mutex
+	out      []byte      // encoded packets waiting for the writer; guarded by outMu
+	outShut  bool        // no more writes; writer flushes and closes; guarded by outMu
+	kickCode *byte       // reason for a server-side close; guarded by outMu
+	wake     chan struct{} // cap 1: the writer has work
+	wdone    chan struct{} // closed when the writer has ended
+	done     chan struct{} // closed when cleanup is complete
+}
+
+// clientLimits are the v5 CONNECT properties that bound what we send.
+type clientLimits struct {
+	maxPacket   uint32 // 0: no limit beyond the protocol's
+	aliasMax    uint16
+	recvMax     uint16 // receive maximum; 0 when not given
+	problemInfo bool // reason strings and user properties allowed on errors
+}
+
+func newConn(b *Broker, nc net.Conn) *conn {
+	return &conn{
+		b:     b,
+		nc:    nc,
+		log:   b.log.With("remote", nc.RemoteAddr().String()),
+		rbuf:  make([]byte, 0, minReadBuf),
+		wake:  make(chan struct{}, 1),
+		wdone: make(chan struct{}),
+		done:  make(chan struct{}),
+		peer:  clientLimits{problemInfo: true},
+	}
+}
+
+// serve runs the connection to its end; the caller counts it in b.wg.
+func (c *conn) serve() {
+	defer close(c.done)
+	go c.writeLoop()
+	err := c.readLoop()
+	c.finish(err)
+}
+
+// finish ends the session's attachment, handles the will, flushes what is
+// queued and closes the socket.
+func (c *conn) finish(err error) {
+	c.reportEnd(err)
+	if c.entry != nil {
+		c.b.detach(c)
+	}
+	c.shutWriter()
+	<-c.wdone
+	c.nc.Close()
+}
+
+// reportEnd logs why the connection ended and, for protocol errors, tells
+// a v5 client the reason [MQTT-4.13.1-1].
+func (c *conn) reportEnd(err error) {
+	var perr *packet.Error
+	switch {
+	case err == nil, errors.Is(err, errDisconnect), errors.Is(err, errRefused):
+		c.log.Debug("client disconnected", "client", c.clientID)
+	case errors.Is(err, errKicked):
+		c.log.Debug("client disconnected by server", "client", c.clientID)
+	case errors.As(err, &perr):
+		c.log.Info("closing connection: protocol violation", "client", c.clientID, "err", perr)
+		if c.version == packet.V5 && c.entry != nil {
+			c.writeDisconnect(perr.Code, perr.Msg)
+		}
+	case errors.Is(err, io.EOF):
+		c.log.Debug("connection closed by client", "client", c.clientID)
+	default:
+		c.log.Info("connection lost", "client", c.clientID, "err", err)
+	}
+}
+
+// kick closes the connection from the server side with a v5 reason code.
+// It is safe from any goroutine; the reader notices and cleans up.
+func (c *conn) kick(code packet.ReasonCode) {
+	c.outMu.Lock()
+	if c.kickCode != nil || c.outShut {
+		c.outMu.Unlock()
+		return
+	}
+	b := byte(code)
+	c.kickCode = &b
+	c.outMu.Unlock()
+	if c.version == packet.V5 {
+		c.writeDisconnect(code, "")
+	}
+	c.shutWriter()
+	// Unblock the reader now; the writer closes the socket after flushing.
+	c.nc.SetReadDeadline(time.Unix(1, 0))
+}
+
+// kicked reports the server-side close reason, if any.
+func (c *conn) kicked() (packet.ReasonCode, bool) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.kickCode == nil {
+		return 0, false
+	}
+	return packet.ReasonCode(*c.kickCode), true
+}
+
+// readLoop reads and handles packets until the connection ends. Every
+// complete packet in the buffer is handled before the next read.
+func (c *conn) readLoop() error {
+	c.nc.SetReadDeadline(time.Now().Add(c.b.opts.ConnectTimeout))
+	for {
+		if err := c.fill(); err != nil {
+			if _, ok := c.kicked(); ok {
+				return errKicked
+			}
+			return err
+		}
+		n, err := c.handleBuffered()
+		if err != nil {
+			return err
+		}
+		c.compact(n)
+	}
+}
+
+// fill reads once into the free end of rbuf, growing it if full.
+func (c *conn) fill() error {
+	switch {
+	case cap(c.rbuf) < c.need:
+		c.growRead(c.need)
+	case len(c.rbuf) == cap(c.rbuf):
+		c.growRead(2 * cap(c.rbuf))
+	}
+	n, err := c.nc.Read(c.rbuf[len(c.rbuf):cap(c.rbuf)])
+	c.rbuf = c.rbuf[:len(c.rbuf)+n]
+	if n > 0 && err != nil && !errors.Is(err, io.EOF) {
+		return nil // handle what arrived; the error repeats on the next read
+	}
+	return err
+}
+
+func (c *conn) growRead(size int) {
+	grown := make([]byte, len(c.rbuf), size)
+	copy(grown, c.rbuf)
+	c.rbuf = grown
+}
+
+// handleBuffered handles every complete packet in rbuf and returns how
+// many bytes they took.
+func (c *conn) handleBuffered() (int, error) {
+	off := 0
+	for {
+		h, err := packet.ParseFixedHeader(c.rbuf[off:])
+		if errors.Is(err, packet.ErrIncomplete) {
+			return off, nil
+		}
+		if err != nil {
+			return off, err
+		}
+		if h.PacketLen() > int(c.b.opts.MaxPacketSize) {
+			return off, packet.Errorf(packet.PacketTooLarge,
+				"%s of %d bytes exceeds the maximum packet size %d", h.Type, h.PacketLen(), c.b.opts.MaxPacketSize)
+		}
+		if off+h.PacketLen() > len(c.rbuf) {
+			c.need = h.PacketLen()
+			return off, nil
+		}
+		c.need = 0
+		body := c.rbuf[off+h.HeaderLen : off+h.PacketLen()]
+		if err := c.handle(h, body); err != nil {
+			return off, err
+		}
+		off += h.PacketLen()
+		c.resetKeepAlive()
+	}
+}
+
+// compact drops the n handled bytes, and shrinks a large buffer that has
+// drained.
+func (c *conn) compact(n int) {
+	rest := copy(c.rbuf, c.rbuf[n:])
+	c.rbuf = c.rbuf[:rest]
+	if rest == 0 && cap(c.rbuf) > idleReadBuf {
+		c.rbuf = make([]byte, 0, minReadBuf)
+	}
+}
+
+// resetKeepAlive pushes the read deadline to 1.5 times the keep alive
+// after every whole packet [MQTT-3.1.2-24]; bytes trickling in without
+// completing a packet do not count.
+func (c *conn) resetKeepAlive() {
+	if c.entry == nil {
+		return // still before CONNECT: the connect timeout stands
+	}
+	if c.keepAlive == 0 {
+		c.nc.SetReadDeadline(time.Time{})
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
+}

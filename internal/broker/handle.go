@@ -1,0 +1,187 @@
+package broker
+
+import (
+	"errors"
+	"time"
+
+	"github.com/baram-mqtt/baram/internal/packet"
+	"github.com/baram-mqtt/baram/internal/topic"
+)
+
+// errDisconnect ends the read loop after a client's DISCONNECT.
+var errDisconnect = errors.New("client sent DISCONNECT")
+
+// errKicked ends the read loop after the server closed the connection.
+var errKicked = errors.New("closed by the server")
+
+// handle dispatches one whole packet.
+func (c *conn) handle(h packet.FixedHeader, body []byte) error {
+	if c.entry == nil {
+		return c.handleFirst(h, body)
+	}
+	if h.Type == packet.PUBLISH { // the hot path decodes into a reused struct
+		return c.handlePublish(h, body)
+	}
+	p, err := packet.Decode(h, body, c.version)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	switch p := p.(type) {
+	case *packet.Ack:
+		return c.handleAck(p, now)
+	case *packet.Subscribe:
+		return c.handleSubscribe(p)
+	case *packet.Unsubscribe:
+		return c.handleUnsubscribe(p)
+	case *packet.Pingreq:
+		c.writePacket(&packet.Pingresp{})
+		return nil
+	case *packet.Disconnect:
+		return c.handleDisconnect(p)
+	case *packet.Auth:
+		return packet.Errorf(packet.ProtocolError, "AUTH without an authentication method in CONNECT")
+	case *packet.Connect:
+		return packet.Errorf(packet.ProtocolError, "second CONNECT on one connection [MQTT-3.1.0-2]")
+	default:
+		return packet.Errorf(packet.ProtocolError, "%s is not sent by clients", h.Type)
+	}
+}
+
+// handleFirst requires the first packet to be CONNECT [MQTT-3.1.0-1].
+func (c *conn) handleFirst(h packet.FixedHeader, body []byte) error {
+	if h.Type != packet.CONNECT {
+		return packet.Errorf(packet.ProtocolError, "first packet is %s, not CONNECT", h.Type)
+	}
+	p, err := packet.Decode(h, body, 0)
+	if err != nil {
+		var perr *packet.Error
+		if errors.As(err, &perr) && perr.Code == packet.UnsupportedProtocolVersion {
+			c.version = packet.V311 // answer in a form every client reads [MQTT-3.1.2-2]
+			c.writePacket(&packet.Connack{ReasonCode: packet.UnsupportedProtocolVersion})
+		}
+		return err
+	}
+	return c.handleConnect(p.(*packet.Connect))
+}
+
+// handleAck advances an outbound QoS 1/2 delivery, or completes an
+// inbound QoS 2 one on PUBREL.
+func (c *conn) handleAck(p *packet.Ack, now time.Time) error {
+	s := c.entry.sess
+	known := true
+	switch p.Kind {
+	case packet.PUBACK:
+		known = s.Puback(p.PacketID, now)
+	case packet.PUBREC:
+		known = s.Pubrec(p.PacketID, p.ReasonCode.IsError(), now)
+	case packet.PUBCOMP:
+		known = s.Pubcomp(p.PacketID, now)
+	case packet.PUBREL:
+		code := packet.Success
+		if !s.ReleaseQoS2(p.PacketID) {
+			code = packet.PacketIdentifierNotFound // still answered [MQTT-4.3.3-12]
+		}
+		c.writeAck(packet.PUBCOMP, p.PacketID, code)
+	}
+	if !known {
+		c.log.Debug("acknowledgement for an unknown packet id", "packet", p.Kind, "id", p.PacketID)
+	}
+	return nil
+}
+
+// handleSubscribe adds each filter, answers with SUBACK, then sends the
+// retained messages the retain handling asks for.
+func (c *conn) handleSubscribe(p *packet.Subscribe) error {
+	var subID uint32
+	if len(p.Props.SubscriptionIDs) > 0 {
+		subID = p.Props.SubscriptionIDs[0]
+	}
+	s := c.entry.sess
+	ack := &packet.Suback{PacketID: p.PacketID, ReasonCodes: make([]packet.ReasonCode, len(p.Subs))}
+	type retainedWanted struct {
+		filter string
+		opts   topic.Options
+	}
+	var wanted []retainedWanted
+	for i, sub := range p.Subs {
+		code, err := c.checkFilter(sub)
+		if err != nil {
+			return err
+		}
+		if code.IsError() {
+			ack.ReasonCodes[i] = code
+			continue
+		}
+		opts := topic.Options{QoS: sub.QoS, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
+			RetainHandling: sub.RetainHandling, ID: subID}
+		if c.version != packet.V5 {
+			opts.RetainAsPublished = false // 3.x forwards with retain 0 [MQTT-3.3.1-9]
+		}
+		existed := c.b.subs.Subscribe(c.clientID, sub.Filter, opts)
+		s.Subscribe(sub.Filter, opts)
+		ack.ReasonCodes[i] = packet.ReasonCode(sub.QoS)
+		_, _, shared := topic.ParseShared(sub.Filter)
+		if !shared && (opts.RetainHandling == 0 || (opts.RetainHandling == 1 && !existed)) {
+			wanted = append(wanted, retainedWanted{sub.Filter, opts})
+		}
+	}
+	c.writePacket(ack)
+	for _, w := range wanted {
+		c.b.sendRetained(s, w.filter, w.opts)
+	}
+	return nil
+}
+
+// checkFilter validates one requested subscription. A bad filter fails
+// that filter only (0x8F in v5, 0x80 in 3.x); no-local on a shared
+// subscription is a protocol error [MQTT-3.8.3-4].
+func (c *conn) checkFilter(sub packet.Subscription) (packet.ReasonCode, error) {
+	if err := topic.ValidFilter(sub.Filter); err != nil {
+		c.log.Info("subscription refused", "filter", sub.Filter, "err", err)
+		if c.version == packet.V5 {
+			return packet.TopicFilterInvalid, nil
+		}
+		return packet.SubackFailure, nil
+	}
+	if _, _, shared := topic.ParseShared(sub.Filter); shared && sub.NoLocal {
+		return 0, packet.Errorf(packet.ProtocolError, "no-local on shared subscription %q", sub.Filter)
+	}
+	return packet.Success, nil
+}
+
+// handleUnsubscribe removes each filter and answers with UNSUBACK.
+func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) error {
+	ack := &packet.Unsuback{PacketID: p.PacketID, ReasonCodes: make([]packet.ReasonCode, len(p.Filters))}
+	for i, f := range p.Filters {
+		existed := c.entry.sess.Unsubscribe(f)
+		c.b.subs.Unsubscribe(c.clientID, f)
+		if !existed {
+			ack.ReasonCodes[i] = packet.NoSubscriptionExisted
+		}
+	}
+	c.writePacket(ack)
+	return nil
+}
+
+// handleDisconnect ends the connection at the client's request. The will
+// is discarded unless v5 reason 0x04 asks for it [MQTT-3.14.4-3]; v5 may
+// change the session expiry, but not from zero [MQTT-3.14.2-2].
+func (c *conn) handleDisconnect(p *packet.Disconnect) error {
+	if p.Props.Has(packet.PropSessionExpiry) {
+		d, never := c.entry.sess.Expiry()
+		if d == 0 && !never && p.Props.SessionExpiry != 0 {
+			return packet.Errorf(packet.ProtocolError, "DISCONNECT sets a session expiry after CONNECT set 0")
+		}
+		secs := p.Props.SessionExpiry
+		d, never = time.Duration(secs)*time.Second, secs == 0xFFFFFFFF
+		if limit := c.b.opts.SessionExpiry; limit > 0 && (never || d > limit) {
+			d, never = limit, false
+		}
+		c.entry.sess.SetExpiry(d, never)
+	}
+	if p.ReasonCode != packet.DisconnectWithWill {
+		c.will = nil
+	}
+	return errDisconnect
+}

@@ -1,0 +1,111 @@
+package broker
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+
+	"github.com/baram-mqtt/baram/internal/session"
+	"github.com/baram-mqtt/baram/internal/topic"
+)
+
+// inprocBuffer is how many messages an in-process subscriber may fall
+// behind before messages to it are dropped (and counted).
+const inprocBuffer = 1024
+
+// Publish routes a message from inside the process, as if a client had
+// published it.
+func (b *Broker) Publish(name string, payload []byte, qos byte, retain bool) error {
+	if err := topic.ValidName(name); err != nil {
+		return fmt.Errorf("publish %q: %w", name, err)
+	}
+	if qos > 2 {
+		return fmt.Errorf("publish %q: QoS %d is not 0, 1 or 2", name, qos)
+	}
+	b.stats.received.Add(1)
+	b.publish(&session.Message{Topic: name, Payload: bytes.Clone(payload), QoS: qos, Retain: retain})
+	return nil
+}
+
+// Handler receives messages for an in-process subscription. Messages
+// arrive in order on one goroutine per subscription; payload is shared and
+// must not be modified.
+type Handler func(topic string, payload []byte, retained bool)
+
+// Subscribe adds an in-process subscription to filter. Retained messages
+// matching it are delivered first. The returned function unsubscribes and
+// waits for the handler goroutine to end.
+func (b *Broker) Subscribe(filter string, fn Handler) (unsubscribe func(), err error) {
+	if err := topic.ValidFilter(filter); err != nil {
+		return nil, fmt.Errorf("subscribe %q: %w", filter, err)
+	}
+	// U+0000 never appears in a client's id [MQTT-1.5.4-2], so this cannot
+	// collide with a network client.
+	id := fmt.Sprintf("\x00inproc-%d", b.inprocSeq.Add(1))
+	sink := &funcSink{ch: make(chan *session.Delivery, inprocBuffer), done: make(chan struct{})}
+	go sink.run(fn)
+	s := session.New(id)
+	s.Attach(sink, 0, session.Limits{Inflight: 1})
+	opts := topic.Options{QoS: 0}
+	b.mu.Lock()
+	b.sessions.Store(id, &entry{sess: s})
+	b.mu.Unlock()
+	b.subs.Subscribe(id, filter, opts)
+	s.Subscribe(filter, opts)
+	if _, _, shared := topic.ParseShared(filter); !shared {
+		b.sendRetained(s, filter, opts)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.subs.Unsubscribe(id, filter)
+			b.mu.Lock()
+			b.sessions.Delete(id)
+			b.mu.Unlock()
+			s.Detach(sink)
+			sink.close()
+		})
+	}, nil
+}
+
+// funcSink feeds deliveries to a handler goroutine through a bounded
+// channel, so a slow handler never blocks a publisher.
+type funcSink struct {
+	mu     sync.Mutex // guards closed and sends on ch
+	closed bool
+	ch     chan *session.Delivery
+	done   chan struct{} // closed when run has returned
+}
+
+func (f *funcSink) run(fn Handler) {
+	defer close(f.done)
+	for d := range f.ch {
+		fn(d.Msg.Topic, d.Msg.Payload, d.Retain)
+	}
+}
+
+// WritePublish implements session.Sink.
+func (f *funcSink) WritePublish(d *session.Delivery) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil
+	}
+	select {
+	case f.ch <- d:
+		return nil
+	default:
+		return session.ErrSlow
+	}
+}
+
+// WritePubrel implements session.Sink; in-process deliveries are QoS 0.
+func (f *funcSink) WritePubrel(uint16) {}
+
+func (f *funcSink) close() {
+	f.mu.Lock()
+	f.closed = true
+	close(f.ch)
+	f.mu.Unlock()
+	<-f.done
+}

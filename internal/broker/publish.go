@@ -1,0 +1,226 @@
+package broker
+
+import (
+	"bytes"
+	"slices"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/baram-mqtt/baram/internal/packet"
+	"github.com/baram-mqtt/baram/internal/session"
+	"github.com/baram-mqtt/baram/internal/topic"
+)
+
+// handlePublish takes an inbound PUBLISH: resolves its topic alias, routes
+// it, and acknowledges it as its QoS requires.
+func (c *conn) handlePublish(h packet.FixedHeader, body []byte) error {
+	p := &c.pub
+	if err := packet.DecodePublish(h, body, c.version, p); err != nil {
+		return err
+	}
+	if err := c.resolveAlias(p); err != nil {
+		return err
+	}
+	c.b.stats.received.Add(1)
+	if p.Props.PayloadFormat == 1 && !utf8.Valid(p.Payload) {
+		c.log.Info("publish refused: payload is not the UTF-8 it claims", "topic", p.Topic)
+		return c.ackPublish(p, packet.PayloadFormatInvalid)
+	}
+	msg := c.message(p)
+	switch p.QoS {
+	case 0:
+		c.b.publish(msg)
+		return nil
+	case 1:
+		return c.ackPublish(p, c.b.publish(msg))
+	}
+	dup, err := c.entry.sess.ReceiveQoS2(p.PacketID, c.qos2Limit())
+	if err != nil {
+		return packet.Errorf(packet.ReceiveMaximumExceeded, "more than %d QoS 2 messages unreleased", c.b.opts.MaxInflight)
+	}
+	code := packet.Success
+	if !dup { // a retransmission was routed the first time [MQTT-4.3.3-10]
+		code = c.b.publish(msg)
+	}
+	return c.ackPublish(p, code)
+}
+
+// qos2Limit is the receive maximum we enforce on v5 clients [MQTT-3.3.4-9];
+// 3.x has no such limit, so only a safety cap applies.
+func (c *conn) qos2Limit() int {
+	if c.version == packet.V5 {
+		return int(c.b.opts.MaxInflight)
+	}
+	return 65535
+}
+
+// ackPublish answers a QoS 1/2 PUBLISH; QoS 0 has no answer.
+func (c *conn) ackPublish(p *packet.Publish, code packet.ReasonCode) error {
+	switch p.QoS {
+	case 1:
+		c.writeAck(packet.PUBACK, p.PacketID, code)
+	case 2:
+		if code.IsError() {
+			c.entry.sess.ReleaseQoS2(p.PacketID) // a failed PUBREC ends the exchange
+		}
+		c.writeAck(packet.PUBREC, p.PacketID, code)
+	}
+	return nil
+}
+
+// resolveAlias maps a v5 topic alias to its topic, or records a new one
+// [MQTT-3.3.2-10..12].
+func (c *conn) resolveAlias(p *packet.Publish) error {
+	if c.version != packet.V5 || !p.Props.Has(packet.PropTopicAlias) {
+		return nil
+	}
+	alias := p.Props.TopicAlias
+	if alias == 0 || alias > c.b.opts.MaxTopicAlias {
+		return packet.Errorf(packet.TopicAliasInvalid, "topic alias %d outside 1..%d", alias, c.b.opts.MaxTopicAlias)
+	}
+	if p.Topic != "" {
+		if c.aliasesIn == nil {
+			c.aliasesIn = make(map[uint16]string)
+		}
+		c.aliasesIn[alias] = p.Topic
+		return nil
+	}
+	t, ok := c.aliasesIn[alias]
+	if !ok {
+		return packet.Errorf(packet.ProtocolError, "topic alias %d was never set", alias)
+	}
+	p.Topic = t
+	return nil
+}
+
+// message copies what routing keeps out of the reused decode buffers.
+func (c *conn) message(p *packet.Publish) *session.Message {
+	m := &session.Message{
+		Topic:   p.Topic,
+		Payload: bytes.Clone(p.Payload),
+		QoS:     p.QoS,
+		Retain:  p.Retain,
+		From:    c.clientID,
+	}
+	if m.Payload == nil {
+		m.Payload = []byte{}
+	}
+	if c.version == packet.V5 {
+		m.Props = forwardProps(&p.Props)
+		if p.Props.Has(packet.PropMessageExpiry) {
+			m.Expiry = time.Now().Add(time.Duration(p.Props.MessageExpiry) * time.Second)
+		}
+	}
+	return m
+}
+
+// forwardProps keeps the properties a server forwards unchanged
+// [MQTT-3.3.2-4], [MQTT-3.3.2-15..20], [MQTT-3.3.2-17]; it copies slices so the
+// decoder can reuse its own.
+func forwardProps(in *packet.Properties) packet.Properties {
+	var out packet.Properties
+	for _, id := range []packet.PropID{packet.PropPayloadFormat, packet.PropContentType,
+		packet.PropResponseTopic, packet.PropCorrelationData, packet.PropUserProperty} {
+		if in.Has(id) {
+			out.Set(id)
+		}
+	}
+	out.PayloadFormat = in.PayloadFormat
+	out.ContentType = in.ContentType
+	out.ResponseTopic = in.ResponseTopic
+	out.CorrelationData = bytes.Clone(in.CorrelationData)
+	out.User = slices.Clone(in.User)
+	return out
+}
+
+// matchPool recycles the per-publish match lists.
+var matchPool = sync.Pool{New: func() any { s := make([]topic.Matched, 0, 16); return &s }}
+
+// publish routes msg to every matching subscription and updates the
+// retained store. It returns the reason code for the publisher's ack:
+// Success, or NoMatchingSubscribers (v5 only uses it) [MQTT-3.4.2.1].
+func (b *Broker) publish(msg *session.Message) packet.ReasonCode {
+	if msg.Retain {
+		b.retain(msg)
+	}
+	ms := matchPool.Get().(*[]topic.Matched)
+	matches := b.subs.Match(msg.Topic, (*ms)[:0])
+	// Group a client's overlapping subscriptions together; shared ones last.
+	slices.SortFunc(matches, func(x, y topic.Matched) int {
+		if (x.Group == "") != (y.Group == "") {
+			if x.Group == "" {
+				return -1
+			}
+			return 1
+		}
+		switch {
+		case x.Client < y.Client:
+			return -1
+		case x.Client > y.Client:
+			return 1
+		}
+		return 0
+	})
+	delivered := 0
+	now := time.Now()
+	for i := 0; i < len(matches); {
+		j := i + 1
+		if matches[i].Group == "" {
+			for j < len(matches) && matches[j].Group == "" && matches[j].Client == matches[i].Client {
+				j++
+			}
+		}
+		if b.deliver(matches[i:j], msg, now) {
+			delivered++
+		}
+		i = j
+	}
+	clear(matches)
+	*ms = matches[:0]
+	matchPool.Put(ms)
+	if delivered == 0 {
+		return packet.NoMatchingSubscribers
+	}
+	return packet.Success
+}
+
+// deliver sends one copy of msg to the client of subs, all of which are
+// that client's matching subscriptions: the highest granted QoS, every
+// subscription identifier [MQTT-3.3.4-3..5].
+func (b *Broker) deliver(subs []topic.Matched, msg *session.Message, now time.Time) bool {
+	client := subs[0].Client
+	d := &session.Delivery{Msg: msg}
+	wanted := false
+	for _, s := range subs {
+		if s.Opts.NoLocal && client == msg.From { // [MQTT-3.8.3-3]
+			continue
+		}
+		wanted = true
+		d.QoS = max(d.QoS, min(msg.QoS, s.Opts.QoS))
+		d.Retain = d.Retain || (msg.Retain && s.Opts.RetainAsPublished) // [MQTT-3.3.1-12]
+		if s.Opts.ID != 0 {
+			d.SubIDs = append(d.SubIDs, s.Opts.ID)
+		}
+	}
+	e := b.lookup(client)
+	if !wanted || e == nil {
+		return false
+	}
+	b.account(e.sess, e.sess.Deliver(d, now))
+	return true
+}
+
+// account counts a delivery's outcome and logs the first drop of a burst.
+func (b *Broker) account(s *session.Session, out session.Outcome) {
+	switch out {
+	case session.Sent:
+		b.stats.sent.Add(1)
+	case session.Dropped:
+		if b.stats.dropped.Add(1)%1000 == 1 {
+			q, inflight := s.Queued()
+			b.log.Warn("message dropped: session queue full or client too slow (newest message dropped)",
+				"client", s.ClientID, "queued", q, "inflight", inflight, "dropped_total", b.stats.dropped.Load())
+		}
+	}
+}

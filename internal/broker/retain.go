@@ -1,0 +1,43 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/baram-mqtt/baram/internal/session"
+	"github.com/baram-mqtt/baram/internal/topic"
+)
+
+// retain stores msg as its topic's retained message; an empty payload
+// deletes it [MQTT-3.3.1-6], [MQTT-3.3.1-10].
+func (b *Broker) retain(msg *session.Message) {
+	if len(msg.Payload) == 0 {
+		b.retained.Delete(msg.Topic)
+		return
+	}
+	b.retained.Set(msg.Topic, msg)
+}
+
+// sendRetained delivers the retained messages matching a new
+// subscription, with the retain flag set [MQTT-3.3.1-9]. Expired ones are
+// removed instead.
+func (b *Broker) sendRetained(s *session.Session, filter string, opts topic.Options) {
+	now := time.Now()
+	var expired []string
+	b.retained.Match(filter, func(name string, m *session.Message) bool {
+		if m.Expired(now) {
+			expired = append(expired, name)
+			return true
+		}
+		d := &session.Delivery{Msg: m, QoS: min(m.QoS, opts.QoS), Retain: true}
+		if opts.ID != 0 {
+			d.SubIDs = []uint32{opts.ID}
+		}
+		b.account(s, s.Deliver(d, now))
+		return true
+	})
+	for _, name := range expired {
+		if m, ok := b.retained.Get(name); ok && m.Expired(now) {
+			b.retained.Delete(name)
+		}
+	}
+}

@@ -1,0 +1,120 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/baram-mqtt/baram/internal/packet"
+	"github.com/baram-mqtt/baram/internal/session"
+)
+
+// takeoverWait bounds how long a new connection waits for the one it
+// replaces to clean up.
+const takeoverWait = 5 * time.Second
+
+// attach binds c to the session of its client id, taking the session over
+// from a live connection first [MQTT-3.1.4-3]. It reports whether an
+// existing session was resumed (the CONNACK session present flag).
+func (b *Broker) attach(c *conn, cleanStart bool, expiry time.Duration, never bool) bool {
+	for {
+		b.mu.Lock()
+		e := b.lookup(c.clientID)
+		if e != nil && e.owner != nil {
+			old := e.owner
+			b.mu.Unlock()
+			old.log.Info("session taken over by a new connection", "new_remote", c.nc.RemoteAddr().String())
+			old.kick(packet.SessionTakenOver)
+			select {
+			case <-old.done:
+			case <-time.After(takeoverWait):
+				old.nc.Close()
+				<-old.done
+			}
+			continue // another connection may have won meanwhile
+		}
+		present := e != nil && !cleanStart
+		if present {
+			b.resumeSession(e)
+		} else {
+			if e != nil {
+				b.endSession(e)
+			}
+			e = &entry{sess: session.New(c.clientID)}
+			b.sessions.Store(c.clientID, e)
+		}
+		e.owner, c.entry = c, e
+		e.sess.SetExpiry(expiry, never)
+		e.sess.Attach(c, c.version, c.sessionLimits())
+		b.mu.Unlock()
+		return present
+	}
+}
+
+// resumeSession stops the offline clock and disarms a delayed will: a new
+// connection to the session came in time [MQTT-3.1.3-9]. Called under mu.
+func (b *Broker) resumeSession(e *entry) {
+	if e.expiry != nil {
+		e.expiry.Stop()
+		e.expiry = nil
+	}
+	if w := b.wills[e.sess.ClientID]; w != nil {
+		w.timer.Stop()
+		delete(b.wills, e.sess.ClientID)
+	}
+}
+
+// detach is the end of a connection: the will is armed or published, and
+// the session either ends now or starts its expiry clock.
+func (b *Broker) detach(c *conn) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := c.entry
+	if e.owner != c {
+		return
+	}
+	e.owner = nil
+	e.sess.Detach(c)
+	if b.closing {
+		return // wills and expiry do not run while the broker stops
+	}
+	if c.will != nil {
+		b.armWill(c.clientID, c.will, c.willDelay)
+	}
+	d, never := e.sess.Expiry()
+	switch {
+	case never:
+	case d == 0:
+		b.endSession(e)
+	default:
+		e.expiry = time.AfterFunc(d, func() { b.expire(e) })
+	}
+}
+
+// expire ends an offline session whose expiry interval has passed.
+func (b *Broker) expire(e *entry) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing || e.owner != nil || b.lookup(e.sess.ClientID) != e {
+		return
+	}
+	b.log.Debug("session expired", "client", e.sess.ClientID)
+	b.endSession(e)
+}
+
+// endSession removes a session and its subscriptions; a will still
+// waiting for its delay is published now [MQTT-3.1.2-8]. Called under mu.
+func (b *Broker) endSession(e *entry) {
+	id := e.sess.ClientID
+	if e.expiry != nil {
+		e.expiry.Stop()
+		e.expiry = nil
+	}
+	b.sessions.CompareAndDelete(id, e)
+	for filter := range e.sess.Subscriptions() {
+		b.subs.Unsubscribe(id, filter)
+	}
+	if w := b.wills[id]; w != nil {
+		w.timer.Stop()
+		delete(b.wills, id)
+		b.publishWill(w.msg)
+	}
+}

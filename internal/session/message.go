@@ -1,0 +1,74 @@
+// Package session is the per-client state machine of the broker, with no
+// I/O of its own: subscriptions, packet identifiers, the outbound inflight
+// window and its queue, inbound QoS 2 state, and the drop policy. The broker
+// drives it and gives it a Sink, the connection that encodes and writes.
+package session
+
+import (
+	"time"
+
+	"github.com/baram-mqtt/baram/internal/packet"
+)
+
+// Message is an application message as the broker routes it. It is
+// immutable once routed: every recipient shares one *Message.
+type Message struct {
+	Topic   string
+	Payload []byte
+	QoS     byte // QoS it was published with
+	Retain  bool
+	// Props are the v5 properties forwarded unchanged to subscribers:
+	// payload format, content type, response topic, correlation data, user
+	// properties. Topic alias, subscription ids and message expiry are set
+	// per delivery, never here.
+	Props packet.Properties
+	// Expiry is when the message stops being deliverable; zero is never.
+	Expiry time.Time
+	// From is the publishing client id, for no-local; "" for the broker.
+	From string
+}
+
+// Size is what the message costs in a queue's byte budget.
+func (m *Message) Size() int { return len(m.Topic) + len(m.Payload) }
+
+// Expired reports whether the message may no longer be delivered.
+func (m *Message) Expired(now time.Time) bool {
+	return !m.Expiry.IsZero() && !now.Before(m.Expiry)
+}
+
+// Phase is where an outbound QoS 1/2 delivery stands.
+type Phase byte
+
+// Outbound phases.
+const (
+	// Queued: waiting for an inflight slot or for the client to connect.
+	Queued Phase = iota
+	// AwaitAck: PUBLISH sent, waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
+	AwaitAck
+	// AwaitComp: PUBREL sent, waiting for PUBCOMP (QoS 2).
+	AwaitComp
+)
+
+// Delivery is one message on its way to one client.
+type Delivery struct {
+	Msg      *Message
+	QoS      byte     // min(published QoS, granted QoS)
+	Retain   bool     // retain flag to send
+	SubIDs   []uint32 // v5 subscription identifiers of the matching subscriptions
+	PacketID uint16   // assigned when it enters the inflight window
+	Dup      bool     // set on redelivery
+	Phase    Phase
+}
+
+// Sink writes deliveries and control packets to the client's connection.
+// The session calls it with its lock held, so the wire order is the
+// session's order; implementations must only encode and queue, never block.
+type Sink interface {
+	// WritePublish encodes d and queues it. It returns ErrTooLarge when
+	// the client's maximum packet size forbids it (the message is then
+	// dropped as if delivered [MQTT-3.1.2-25]) and ErrSlow when a QoS 0
+	// message is dropped because the client is not reading.
+	WritePublish(d *Delivery) error
+	// WritePubrel queues a PUBREL for packet id.
+	WritePubrel(id uint16)
+}

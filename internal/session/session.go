@@ -1,0 +1,146 @@
+package session
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/baram-mqtt/baram/internal/topic"
+)
+
+// Errors a Sink returns for a delivery it refused.
+var (
+	ErrTooLarge = errors.New("message larger than the client's maximum packet size")
+	ErrSlow     = errors.New("client is not reading: QoS 0 message dropped")
+)
+
+// Limits bound one session's memory.
+type Limits struct {
+	// Inflight caps unacknowledged outbound QoS 1/2 messages: the smaller of
+	// the client's receive maximum and the broker's.
+	Inflight int
+	// MaxQueued caps messages waiting in the queue; 0 is unlimited.
+	MaxQueued int
+	// MaxQueuedBytes caps their topic and payload bytes; 0 is unlimited.
+	MaxQueuedBytes int64
+	// QueueQoS0 keeps QoS 0 messages for an offline client.
+	QueueQoS0 bool
+}
+
+// Session is the state of one client id that outlives its connections.
+// Every field after mu is guarded by mu.
+type Session struct {
+	ClientID string // immutable
+
+	mu sync.Mutex
+
+	sink    Sink   // the connected client's writer; nil while offline
+	version byte   // protocol level of the last connection
+	limits  Limits // set on each connection
+	subs    map[string]topic.Options
+
+	// ExpiryInterval is how long the session outlives its connection.
+	expiry  time.Duration
+	noLimit bool // expiry is "never" (3.1.1 persistent sessions by default)
+
+	nextID   uint16
+	inflight []*Delivery // outbound QoS 1/2 in send order; len <= limits.Inflight while online
+	queue    queue       // waiting for a slot or for the client
+
+	inboundQoS2 map[uint16]struct{} // PUBREC sent, waiting for PUBREL
+
+	dropped uint64 // messages dropped by the queue policy, for logs and metrics
+}
+
+// New returns an empty session.
+func New(clientID string) *Session {
+	return &Session{
+		ClientID:    clientID,
+		subs:        make(map[string]topic.Options),
+		inboundQoS2: make(map[uint16]struct{}),
+	}
+}
+
+// SetExpiry sets how long the session outlives its connection; never makes
+// it last until the client cleans it.
+func (s *Session) SetExpiry(d time.Duration, never bool) {
+	s.mu.Lock()
+	s.expiry, s.noLimit = d, never
+	s.mu.Unlock()
+}
+
+// Expiry reports how long the session outlives its connection.
+func (s *Session) Expiry() (d time.Duration, never bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.expiry, s.noLimit
+}
+
+// Online reports whether a connection is attached.
+func (s *Session) Online() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sink != nil
+}
+
+// Sink returns the attached connection, or nil.
+func (s *Session) Sink() Sink {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sink
+}
+
+// Detach marks the session offline if sink is still the attached one, and
+// reports whether it was.
+func (s *Session) Detach(sink Sink) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sink != sink {
+		return false
+	}
+	s.sink = nil
+	return true
+}
+
+// Subscribe records a subscription; it reports whether one existed.
+func (s *Session) Subscribe(filter string, opts topic.Options) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, existed := s.subs[filter]
+	s.subs[filter] = opts
+	return existed
+}
+
+// Unsubscribe forgets a subscription; it reports whether it existed.
+func (s *Session) Unsubscribe(filter string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, existed := s.subs[filter]
+	delete(s.subs, filter)
+	return existed
+}
+
+// Subscriptions returns a copy of the subscriptions, by filter.
+func (s *Session) Subscriptions() map[string]topic.Options {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]topic.Options, len(s.subs))
+	for f, o := range s.subs {
+		out[f] = o
+	}
+	return out
+}
+
+// Dropped reports how many messages the queue policy has dropped.
+func (s *Session) Dropped() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// Queued reports the number of messages waiting and inflight.
+func (s *Session) Queued() (queued, inflight int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queue.len(), len(s.inflight)
+}
