@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+
+	"github.com/baram-mqtt/baram/internal/config"
+)
+
+// listenFunc opens a listener; net.Listen in production, a fake in tests.
+type listenFunc func(network, address string) (net.Listener, error)
+
+// openListener is a listener with the protocol it serves.
+type openListener struct {
+	net.Listener
+	protocol string
+}
+
+// openListeners opens every listener in ls, or none: on error it closes
+// the ones already open. When ls are the default listeners (isDefault),
+// an IPv6 address that the machine cannot bind because it has no IPv6 is
+// skipped with a warning.
+func openListeners(ls []config.Listener, isDefault bool, listen listenFunc, logger *slog.Logger) ([]openListener, error) {
+	var lns []openListener
+	for _, l := range ls {
+		ln, err := listen("tcp", l.Address)
+		if err != nil {
+			if isDefault && ipv6Unavailable(l.Address, err) {
+				logger.Warn("IPv6 is unavailable; not listening on it", "address", l.Address, "err", err)
+				continue
+			}
+			closeListeners(lns)
+			return nil, listenError(l.Address, err)
+		}
+		lns = append(lns, openListener{ln, l.Protocol})
+	}
+	if len(lns) == 0 {
+		return nil, errors.New("no listener could be opened")
+	}
+	return lns, nil
+}
+
+// closeListeners closes lns, ignoring errors: they are already closed,
+// or closing them cannot fail in a way that matters.
+func closeListeners(lns []openListener) {
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+}
+
+// listenError shortens a net.Listen error from
+// "listen tcp 127.0.0.1:1883: bind: address already in use" to
+// "listen 127.0.0.1:1883: address already in use", keeping the cause
+// for errors.Is.
+func listenError(addr string, err error) error {
+	var se *os.SyscallError
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &se):
+		err = se.Err
+	case errors.As(err, &oe):
+		err = oe.Err
+	}
+	return fmt.Errorf("listen %s: %w", addr, err)
+}
+
+// ipv6Unavailable reports whether err from listening on addr means that
+// addr is an IPv6 address and the machine has no IPv6 (disabled in the
+// kernel, or no ::1 configured).
+func ipv6Unavailable(addr string, err error) bool {
+	ap, perr := netip.ParseAddrPort(addr)
+	if perr != nil || !ap.Addr().Is6() || ap.Addr().Is4In6() {
+		return false
+	}
+	return errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT) ||
+		errors.Is(err, syscall.EPROTONOSUPPORT)
+}

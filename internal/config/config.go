@@ -1,0 +1,198 @@
+// Package config holds baram's settings: their defaults, the YAML file
+// that overrides them, validation with messages that name the offending
+// key, and the mapping to broker.Options.
+//
+// Settings come from three layers, later ones winning: Default, the file
+// read by Load, and command-line flags applied by the cli package. Call
+// Validate once all layers are applied.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/baram-mqtt/baram/internal/broker"
+)
+
+// Config is the complete set of settings of one baram process.
+type Config struct {
+	// Listeners are the addresses to accept clients on. Empty means the
+	// default listeners (see DefaultListeners).
+	Listeners []Listener `yaml:"listeners"`
+	// Auth decides who may connect.
+	Auth Auth `yaml:"auth"`
+	// Limits bound what clients may use.
+	Limits Limits `yaml:"limits"`
+	// Sessions tune persistent sessions.
+	Sessions Sessions `yaml:"sessions"`
+	// Log configures the process log.
+	Log Log `yaml:"log"`
+}
+
+// Listener is one address clients connect to.
+type Listener struct {
+	// Protocol is "mqtt" (plain TCP). "mqtts", "ws" and "wss" are
+	// recognised but not supported yet. Load fills an empty protocol
+	// with "mqtt".
+	Protocol string `yaml:"protocol"`
+	// Address is host:port, as in "0.0.0.0:1883", "[::1]:1883" or
+	// ":1883" (every interface).
+	Address string `yaml:"address"`
+}
+
+// Auth holds the authentication settings.
+type Auth struct {
+	// AllowAnonymous admits clients that send no username. When nil,
+	// anonymous clients are admitted only if every listener is on a
+	// loopback address (see Config.AnonymousAllowed).
+	AllowAnonymous *bool `yaml:"allow_anonymous"`
+}
+
+// Limits bound the resources one client or the whole broker may use.
+type Limits struct {
+	// MaxPacketSize is the largest packet accepted from, and announced
+	// to, clients.
+	MaxPacketSize Size `yaml:"max_packet_size"`
+	// MaxConnections caps concurrent client connections; 0 is unlimited.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxInflight is the receive maximum: unacknowledged QoS 1 and 2
+	// messages per direction and client.
+	MaxInflight int `yaml:"max_inflight"`
+	// MaxQueuedMessages caps one session's queue of messages waiting
+	// for an inflight slot or an offline client; 0 is unlimited.
+	MaxQueuedMessages int `yaml:"max_queued_messages"`
+	// MaxQueuedBytes caps the payload bytes of that queue; 0 is unlimited.
+	MaxQueuedBytes Size `yaml:"max_queued_bytes"`
+	// KeepaliveMax is the largest keep alive, in seconds, granted to a
+	// client.
+	KeepaliveMax int `yaml:"keepalive_max"`
+	// ConnectTimeout closes connections that send no CONNECT in time.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// MaxTopicAlias is the topic alias maximum announced to MQTT 5
+	// clients; 0 disables topic aliases.
+	MaxTopicAlias int `yaml:"max_topic_alias"`
+}
+
+// Sessions holds the persistent session settings.
+type Sessions struct {
+	// Expiry is how long an offline MQTT 3.1.1 persistent session is
+	// kept, and the cap on the expiry an MQTT 5 client asks for. 0 means
+	// sessions never expire and MQTT 5 requests are not capped.
+	Expiry Duration `yaml:"expiry"`
+	// QueueQoS0 queues QoS 0 messages for offline persistent sessions.
+	QueueQoS0 bool `yaml:"queue_qos0"`
+}
+
+// Log configures the process log.
+type Log struct {
+	// Level is the least severe level written: debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text (logfmt-style key=value) or json.
+	Format string `yaml:"format"`
+}
+
+// Protocol words of Listener.Protocol.
+const (
+	ProtocolMQTT  = "mqtt"
+	ProtocolMQTTS = "mqtts"
+	ProtocolWS    = "ws"
+	ProtocolWSS   = "wss"
+)
+
+// MaxPacketSizeLimit is the largest packet MQTT can describe: the
+// remaining length is at most 268435455, so 256MiB-1.
+const MaxPacketSizeLimit Size = 268435455
+
+// Default returns the settings used when neither a file nor a flag sets
+// them. Its Listeners is empty, which means DefaultListeners.
+func Default() Config {
+	return Config{
+		Limits: Limits{
+			MaxPacketSize:     1 * MiB,
+			MaxConnections:    0,
+			MaxInflight:       32,
+			MaxQueuedMessages: 1000,
+			MaxQueuedBytes:    0,
+			KeepaliveMax:      65535,
+			ConnectTimeout:    Duration(10 * time.Second),
+			MaxTopicAlias:     64,
+		},
+		Sessions: Sessions{Expiry: 0, QueueQoS0: false},
+		Log:      Log{Level: "info", Format: "text"},
+	}
+}
+
+// DefaultListeners returns the listeners used when none are configured:
+// MQTT on the IPv4 and IPv6 loopback addresses, port 1883.
+func DefaultListeners() []Listener {
+	return []Listener{
+		{Protocol: ProtocolMQTT, Address: "127.0.0.1:1883"},
+		{Protocol: ProtocolMQTT, Address: "[::1]:1883"},
+	}
+}
+
+// EffectiveListeners returns the listeners to open: c.Listeners, or
+// DefaultListeners when it is empty, in which case isDefault is true.
+func (c *Config) EffectiveListeners() (listeners []Listener, isDefault bool) {
+	if len(c.Listeners) == 0 {
+		return DefaultListeners(), true
+	}
+	return c.Listeners, false
+}
+
+// AnonymousAllowed reports whether clients without a username are
+// admitted: Auth.AllowAnonymous when set; otherwise, secure by default,
+// only when every listener is on a loopback address, so a broker
+// reachable from the network never starts open by accident.
+func (c *Config) AnonymousAllowed() bool {
+	if c.Auth.AllowAnonymous != nil {
+		return *c.Auth.AllowAnonymous
+	}
+	ls, _ := c.EffectiveListeners()
+	for _, l := range ls {
+		if !IsLoopback(l.Address) {
+			return false
+		}
+	}
+	return true
+}
+
+// SlogLevel returns the slog level named by l.Level (case-insensitive).
+func (l Log) SlogLevel() (slog.Level, error) {
+	switch strings.ToLower(l.Level) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("%q is not one of debug, info, warn, error", l.Level)
+}
+
+// BrokerOptions maps c to the broker's options, with logger as the
+// broker's logger. c must have passed Validate, which guarantees that
+// every value fits its option. Options that have no setting yet
+// (WriteTimeout, MaxOutboundBytes, Users) are left zero for the broker's
+// defaults.
+func (c *Config) BrokerOptions(logger *slog.Logger) broker.Options {
+	l := c.Limits
+	return broker.Options{
+		Logger:            logger,
+		AllowAnonymous:    c.AnonymousAllowed(),
+		MaxPacketSize:     uint32(l.MaxPacketSize),
+		MaxConnections:    l.MaxConnections,
+		MaxInflight:       uint16(l.MaxInflight),
+		MaxQueuedMessages: l.MaxQueuedMessages,
+		MaxQueuedBytes:    int64(l.MaxQueuedBytes),
+		QueueQoS0:         c.Sessions.QueueQoS0,
+		KeepAliveMax:      uint16(l.KeepaliveMax),
+		ConnectTimeout:    time.Duration(l.ConnectTimeout),
+		SessionExpiry:     time.Duration(c.Sessions.Expiry),
+		MaxTopicAlias:     uint16(l.MaxTopicAlias),
+	}
+}

@@ -1,0 +1,176 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want string // "" for valid
+	}{
+		{"listener ok", func(c *Config) { c.Listeners = []Listener{{"mqtt", "0.0.0.0:1883"}} }, ""},
+		{"listener all interfaces", func(c *Config) { c.Listeners = []Listener{{"mqtt", ":1883"}} }, ""},
+		{"listener host name", func(c *Config) { c.Listeners = []Listener{{"mqtt", "broker.example.com:1883"}} }, ""},
+		{"listener IPv6", func(c *Config) { c.Listeners = []Listener{{"mqtt", "[fe80::1%eth0]:1883"}} }, ""},
+		{"listener port 0 twice", func(c *Config) { c.Listeners = []Listener{{"mqtt", "127.0.0.1:0"}, {"mqtt", "127.0.0.1:0"}} }, ""},
+		{"listener not supported", func(c *Config) { c.Listeners = []Listener{{"wss", ":8884"}} },
+			`listeners[0].protocol: "wss" is not supported yet; use mqtt`},
+		{"listener unknown protocol", func(c *Config) { c.Listeners = []Listener{{"http", ":80"}} },
+			`listeners[0].protocol: "http" is not a protocol; use mqtt (mqtts, ws and wss are planned)`},
+		{"listener no protocol", func(c *Config) { c.Listeners = []Listener{{"", ":1883"}} },
+			`listeners[0].protocol: missing; use mqtt`},
+		{"listener no port", func(c *Config) { c.Listeners = []Listener{{"mqtt", "localhost"}} },
+			`listeners[0].address: "localhost" is not host:port (as in "0.0.0.0:1883", "[::1]:1883" or ":1883")`},
+		{"listener unbracketed IPv6", func(c *Config) { c.Listeners = []Listener{{"mqtt", "::1:1883"}} },
+			`listeners[0].address: "::1:1883" is not host:port (as in "0.0.0.0:1883", "[::1]:1883" or ":1883")`},
+		{"listener named port", func(c *Config) { c.Listeners = []Listener{{"mqtt", "localhost:mqtt"}} },
+			`listeners[0].address: "localhost:mqtt": port "mqtt" is not a number 0..65535`},
+		{"listener port too big", func(c *Config) { c.Listeners = []Listener{{"mqtt", "localhost:65536"}} },
+			`listeners[0].address: "localhost:65536": port "65536" is not a number 0..65535`},
+		{"listener bad host", func(c *Config) { c.Listeners = []Listener{{"mqtt", "bad_host!:1883"}} },
+			`listeners[0].address: "bad_host!:1883": "bad_host!" is neither an IP address nor a host name`},
+		{"listener duplicate", func(c *Config) {
+			c.Listeners = []Listener{{"mqtt", "127.0.0.1:1883"}, {"mqtt", "[::1]:1883"}, {"mqtt", "127.0.0.1:01883"}}
+		}, `listeners[2].address: "127.0.0.1:01883" is already the address of listeners[0]`},
+		{"listener duplicate IPv6 spelling", func(c *Config) {
+			c.Listeners = []Listener{{"mqtt", "[::1]:1883"}, {"mqtt", "[0:0::1]:1883"}}
+		}, `listeners[1].address: "[0:0::1]:1883" is already the address of listeners[0]`},
+		{"listener duplicate host name case", func(c *Config) {
+			c.Listeners = []Listener{{"mqtt", "LocalHost:1883"}, {"mqtt", "localhost:1883"}}
+		}, `listeners[1].address: "localhost:1883" is already the address of listeners[0]`},
+
+		{"max_packet_size max", func(c *Config) { c.Limits.MaxPacketSize = 268435455 }, ""},
+		{"max_packet_size min", func(c *Config) { c.Limits.MaxPacketSize = 64 }, ""},
+		{"max_packet_size 256MiB", func(c *Config) { c.Limits.MaxPacketSize = 256 * MiB },
+			`limits.max_packet_size: 268435456 is out of range 64..268435455`},
+		{"max_packet_size tiny", func(c *Config) { c.Limits.MaxPacketSize = 63 },
+			`limits.max_packet_size: 63 is out of range 64..268435455`},
+		{"max_connections unlimited", func(c *Config) { c.Limits.MaxConnections = 0 }, ""},
+		{"max_connections negative", func(c *Config) { c.Limits.MaxConnections = -1 },
+			`limits.max_connections: -1 is negative; use 0 for unlimited`},
+		{"max_inflight 0", func(c *Config) { c.Limits.MaxInflight = 0 },
+			`limits.max_inflight: 0 is out of range 1..65535`},
+		{"max_inflight max", func(c *Config) { c.Limits.MaxInflight = 65535 }, ""},
+		{"max_inflight too big", func(c *Config) { c.Limits.MaxInflight = 65536 },
+			`limits.max_inflight: 65536 is out of range 1..65535`},
+		{"max_queued_messages unlimited", func(c *Config) { c.Limits.MaxQueuedMessages = 0 }, ""},
+		{"max_queued_messages negative", func(c *Config) { c.Limits.MaxQueuedMessages = -5 },
+			`limits.max_queued_messages: -5 is negative; use 0 for unlimited`},
+		{"max_queued_bytes negative", func(c *Config) { c.Limits.MaxQueuedBytes = -1 },
+			`limits.max_queued_bytes: -1 is negative; use 0 for unlimited`},
+		{"keepalive_max 0", func(c *Config) { c.Limits.KeepaliveMax = 0 },
+			`limits.keepalive_max: 0 is out of range 1..65535`},
+		{"keepalive_max 1", func(c *Config) { c.Limits.KeepaliveMax = 1 }, ""},
+		{"keepalive_max too big", func(c *Config) { c.Limits.KeepaliveMax = 65536 },
+			`limits.keepalive_max: 65536 is out of range 1..65535`},
+		{"connect_timeout 0", func(c *Config) { c.Limits.ConnectTimeout = 0 },
+			`limits.connect_timeout: 0s must be positive`},
+		{"connect_timeout negative", func(c *Config) { c.Limits.ConnectTimeout = Duration(-time.Second) },
+			`limits.connect_timeout: -1s must be positive`},
+		{"max_topic_alias 0", func(c *Config) { c.Limits.MaxTopicAlias = 0 }, ""},
+		{"max_topic_alias too big", func(c *Config) { c.Limits.MaxTopicAlias = 65536 },
+			`limits.max_topic_alias: 65536 is out of range 0..65535`},
+		{"max_topic_alias negative", func(c *Config) { c.Limits.MaxTopicAlias = -1 },
+			`limits.max_topic_alias: -1 is out of range 0..65535`},
+		{"expiry", func(c *Config) { c.Sessions.Expiry = Duration(time.Hour) }, ""},
+		{"expiry negative", func(c *Config) { c.Sessions.Expiry = Duration(-time.Hour) },
+			`sessions.expiry: -1h0m0s is negative; use 0 for sessions that never expire`},
+		{"log level upper case", func(c *Config) { c.Log.Level = "WARN" }, ""},
+		{"log level", func(c *Config) { c.Log.Level = "verbose" },
+			`log.level: "verbose" is not one of debug, info, warn, error`},
+		{"log format", func(c *Config) { c.Log.Format = "xml" },
+			`log.format: "xml" is not one of text, json`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.edit(&c)
+			err := c.Validate()
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("Validate:\n got %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c := Default()
+	c.Listeners = []Listener{{"ws", "nohost"}}
+	c.Limits.MaxInflight = 0
+	c.Log.Format = ""
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate() = nil")
+	}
+	for _, key := range []string{"listeners[0].protocol:", "listeners[0].address:", "limits.max_inflight:", "log.format:"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("Validate() = %q, missing %s", err, key)
+		}
+	}
+}
+
+func TestParseListener(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Listener
+		wantErr string
+	}{
+		{"127.0.0.1:1883", Listener{"mqtt", "127.0.0.1:1883"}, ""},
+		{"mqtt://[::]:1883", Listener{"mqtt", "[::]:1883"}, ""},
+		{"MQTT://:1883", Listener{"mqtt", ":1883"}, ""},
+		{"mqtts://:8883", Listener{}, `"mqtts" is not supported yet; use mqtt`},
+		{"tcp://:1883", Listener{}, `"tcp" is not a protocol; use mqtt (mqtts, ws and wss are planned)`},
+		{"1883", Listener{}, `"1883" is not host:port (as in "0.0.0.0:1883", "[::1]:1883" or ":1883")`},
+	}
+	for _, tt := range tests {
+		got, err := ParseListener(tt.in)
+		gotErr := ""
+		if err != nil {
+			gotErr = err.Error()
+		}
+		if got != tt.want || gotErr != tt.wantErr {
+			t.Errorf("ParseListener(%q) = %+v, %q; want %+v, %q", tt.in, got, gotErr, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	tests := []struct {
+		addr string
+		want bool
+	}{
+		{"127.0.0.1:1883", true},
+		{"127.1.2.3:1883", true},
+		{"[::1]:1883", true},
+		{"[::ffff:127.0.0.1]:1883", true},
+		{"localhost:1883", true},
+		{"LOCALHOST:1883", true},
+		{":1883", false},
+		{"0.0.0.0:1883", false},
+		{"[::]:1883", false},
+		{"192.168.1.2:1883", false},
+		{"128.0.0.1:1883", false},
+		{"localhost.example.com:1883", false},
+		{"127.0.0.1", false}, // not host:port
+	}
+	for _, tt := range tests {
+		if got := IsLoopback(tt.addr); got != tt.want {
+			t.Errorf("IsLoopback(%q) = %v, want %v", tt.addr, got, tt.want)
+		}
+	}
+}
