@@ -1,0 +1,66 @@
+package broker_test
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/baram-mqtt/baram/internal/broker"
+	"github.com/baram-mqtt/baram/internal/brokertest"
+	"github.com/baram-mqtt/baram/internal/packet"
+)
+
+// BenchmarkEndToEnd measures the whole path over loopback: a raw client
+// publishes 64-byte messages, the broker routes them, a raw subscriber
+// reads them. One op is one message delivered.
+func BenchmarkEndToEnd(b *testing.B) {
+	for _, qos := range []byte{0, 1} {
+		b.Run([]string{"qos0", "qos1"}[qos], func(b *testing.B) { benchEndToEnd(b, qos) })
+	}
+}
+
+func benchEndToEnd(b *testing.B, qos byte) {
+	_, addr := brokertest.Start(b, broker.Options{Logger: slog.New(slog.DiscardHandler), MaxInflight: 1000, MaxQueuedMessages: 1 << 30})
+	sub := brokertest.Dial(b, addr, packet.V311)
+	sub.Connect(&packet.Connect{ClientID: "bench-sub", CleanStart: true})
+	sub.Send(&packet.Subscribe{PacketID: 1, Subs: []packet.Subscription{{Filter: "bench/#", QoS: qos}}})
+	brokertest.Expect[*packet.Suback](sub)
+	pub := brokertest.Dial(b, addr, packet.V311)
+	pub.Connect(&packet.Connect{ClientID: "bench-pub", CleanStart: true})
+
+	one := &packet.Publish{Topic: "bench/topic", QoS: qos, PacketID: 1, Payload: make([]byte, 64)}
+	frame, _ := packet.Append(nil, one, packet.V311)
+	const batch = 256
+	var burst []byte
+	for range batch {
+		burst = append(burst, frame...)
+	}
+	got := make(chan error, 1)
+	go func() { got <- drain(sub, b.N, qos) }()
+	go io.Copy(io.Discard, pub.Conn) // PUBACKs to the publisher
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	b.ResetTimer()
+	for sent := 0; sent < b.N; sent += batch {
+		n := min(batch, b.N-sent)
+		pub.SendBytes(burst[:n*len(frame)])
+	}
+	if err := <-got; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// drain reads n PUBLISH packets, acknowledging QoS 1 ones.
+func drain(r *brokertest.Raw, n int, qos byte) error {
+	for i := 0; i < n; i++ {
+		p, err := r.Read(30 * time.Second)
+		if err != nil {
+			return err
+		}
+		if pub, ok := p.(*packet.Publish); ok && qos == 1 {
+			r.Send(&packet.Ack{Kind: packet.PUBACK, PacketID: pub.PacketID})
+		}
+	}
+	return nil
+}
