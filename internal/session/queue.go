@@ -48,10 +48,3 @@ func (q *queue) grow() {
 	}
 	q.buf, q.head = buf, 0
 }
-
-// each calls fn for every queued delivery in order.
-func (q *queue) each(fn func(*Delivery)) {
-	for i := 0; i < q.n; i++ {
-		fn(q.buf[(q.head+i)%len(q.buf)])
-	}
-}

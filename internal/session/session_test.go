@@ -1,0 +1,193 @@
+package session
+
+import (
+	"testing"
+	"time"
+)
+
+// recordSink records what the session writes.
+type recordSink struct {
+	pubs     []*Delivery
+	pubrels  []uint16
+	refuse   error // returned for every publish when set
+	maxBytes int   // ErrTooLarge above this payload size when > 0
+}
+
+func (r *recordSink) WritePublish(d *Delivery) error {
+	if r.refuse != nil {
+		return r.refuse
+	}
+	if r.maxBytes > 0 && len(d.Msg.Payload) > r.maxBytes {
+		return ErrTooLarge
+	}
+	cp := *d
+	r.pubs = append(r.pubs, &cp)
+	return nil
+}
+
+func (r *recordSink) WritePubrel(id uint16) { r.pubrels = append(r.pubrels, id) }
+
+func msg(payload string, qos byte) *Message {
+	return &Message{Topic: "t", Payload: []byte(payload), QoS: qos}
+}
+
+func online(limits Limits) (*Session, *recordSink) {
+	s := New("c")
+	sink := &recordSink{}
+	s.Attach(sink, 5, limits)
+	return s, sink
+}
+
+func TestWindowQueuesBeyondInflight(t *testing.T) {
+	s, sink := online(Limits{Inflight: 2})
+	now := time.Now()
+	for _, p := range []string{"a", "b", "c", "d"} {
+		s.Deliver(&Delivery{Msg: msg(p, 1), QoS: 1}, now)
+	}
+	if len(sink.pubs) != 2 {
+		t.Fatalf("sent %d, want the window of 2", len(sink.pubs))
+	}
+	if q, inf := s.Queued(); q != 2 || inf != 2 {
+		t.Fatalf("queued %d inflight %d, want 2 and 2", q, inf)
+	}
+	if !s.Puback(sink.pubs[0].PacketID, now) {
+		t.Fatal("puback of an inflight id not accepted")
+	}
+	if len(sink.pubs) != 3 || string(sink.pubs[2].Msg.Payload) != "c" {
+		t.Fatalf("after one ack want c sent next, got %d sends", len(sink.pubs))
+	}
+	if s.Puback(sink.pubs[0].PacketID, now) {
+		t.Fatal("a second puback of the same id was accepted")
+	}
+}
+
+func TestPacketIDsSkipZeroAndInUse(t *testing.T) {
+	s, sink := online(Limits{Inflight: 3})
+	s.nextID = 65534
+	now := time.Now()
+	for range 3 {
+		s.Deliver(&Delivery{Msg: msg("x", 1), QoS: 1}, now)
+	}
+	got := [3]uint16{sink.pubs[0].PacketID, sink.pubs[1].PacketID, sink.pubs[2].PacketID}
+	if got != [3]uint16{65535, 1, 2} {
+		t.Fatalf("ids %v, want 65535 1 2", got)
+	}
+}
+
+func TestQueueDropsNewestWhenFull(t *testing.T) {
+	s := New("c")
+	s.Attach(&recordSink{}, 5, Limits{Inflight: 10, MaxQueued: 2})
+	s.Detach(s.Sink())
+	now := time.Now()
+	outcomes := []Outcome{}
+	for _, p := range []string{"1", "2", "3"} {
+		outcomes = append(outcomes, s.Deliver(&Delivery{Msg: msg(p, 1), QoS: 1}, now))
+	}
+	if outcomes[0] != Held || outcomes[1] != Held || outcomes[2] != Dropped {
+		t.Fatalf("outcomes %v, want held, held, dropped", outcomes)
+	}
+	if s.Dropped() != 1 {
+		t.Fatalf("dropped %d, want 1", s.Dropped())
+	}
+	sink := &recordSink{}
+	s.Attach(sink, 5, Limits{Inflight: 10, MaxQueued: 2})
+	s.Resume(now)
+	if len(sink.pubs) != 2 || string(sink.pubs[0].Msg.Payload) != "1" || string(sink.pubs[1].Msg.Payload) != "2" {
+		t.Fatalf("resumed with %d messages, want 1 then 2", len(sink.pubs))
+	}
+}
+
+func TestQueueByteCap(t *testing.T) {
+	s := New("c")
+	s.Attach(&recordSink{}, 5, Limits{Inflight: 1, MaxQueuedBytes: 10})
+	s.Detach(s.Sink())
+	now := time.Now()
+	if s.Deliver(&Delivery{Msg: msg("12345678", 1), QoS: 1}, now) != Held { // 1 + 8 bytes
+		t.Fatal("first message should fit")
+	}
+	if s.Deliver(&Delivery{Msg: msg("12", 1), QoS: 1}, now) != Dropped {
+		t.Fatal("second message should pass the byte cap")
+	}
+}
+
+func TestOfflineQoS0SkippedUnlessConfigured(t *testing.T) {
+	s := New("c")
+	now := time.Now()
+	if s.Deliver(&Delivery{Msg: msg("x", 0)}, now) != Skipped {
+		t.Fatal("QoS 0 for an offline client should be skipped")
+	}
+	s.Attach(&recordSink{}, 5, Limits{Inflight: 1, QueueQoS0: true})
+	s.Detach(s.Sink())
+	if s.Deliver(&Delivery{Msg: msg("x", 0)}, now) != Held {
+		t.Fatal("QoS 0 should be queued with QueueQoS0")
+	}
+}
+
+func TestResumeRedeliversWithDupAndPubrel(t *testing.T) {
+	s, sink := online(Limits{Inflight: 5})
+	now := time.Now()
+	s.Deliver(&Delivery{Msg: msg("q1", 1), QoS: 1}, now)
+	s.Deliver(&Delivery{Msg: msg("q2", 2), QoS: 2}, now)
+	q2 := sink.pubs[1].PacketID
+	if !s.Pubrec(q2, false, now) || len(sink.pubrels) != 1 {
+		t.Fatal("pubrec should answer with pubrel")
+	}
+	s.Detach(sink)
+	again := &recordSink{}
+	s.Attach(again, 5, Limits{Inflight: 5})
+	s.Resume(now)
+	if len(again.pubs) != 1 || !again.pubs[0].Dup || again.pubs[0].PacketID != sink.pubs[0].PacketID {
+		t.Fatalf("want the QoS 1 message again with DUP and its id, got %+v", again.pubs)
+	}
+	if len(again.pubrels) != 1 || again.pubrels[0] != q2 {
+		t.Fatalf("want PUBREL %d resent, got %v", q2, again.pubrels)
+	}
+	if !s.Pubcomp(q2, now) {
+		t.Fatal("pubcomp should complete the QoS 2 delivery")
+	}
+}
+
+func TestExpiredQueuedMessagesAreNotSent(t *testing.T) {
+	s := New("c")
+	s.Attach(&recordSink{}, 5, Limits{Inflight: 5})
+	s.Detach(s.Sink())
+	now := time.Now()
+	old := msg("old", 1)
+	old.Expiry = now.Add(time.Second)
+	s.Deliver(&Delivery{Msg: old, QoS: 1}, now)
+	s.Deliver(&Delivery{Msg: msg("fresh", 1), QoS: 1}, now)
+	sink := &recordSink{}
+	s.Attach(sink, 5, Limits{Inflight: 5})
+	s.Resume(now.Add(2 * time.Second))
+	if len(sink.pubs) != 1 || string(sink.pubs[0].Msg.Payload) != "fresh" {
+		t.Fatalf("want only the fresh message, got %d", len(sink.pubs))
+	}
+}
+
+func TestTooLargeIsDroppedNotInflight(t *testing.T) {
+	s, sink := online(Limits{Inflight: 5})
+	sink.maxBytes = 3
+	now := time.Now()
+	if s.Deliver(&Delivery{Msg: msg("toolarge", 1), QoS: 1}, now) != Dropped {
+		t.Fatal("oversized message should be dropped")
+	}
+	if _, inflight := s.Queued(); inflight != 0 {
+		t.Fatalf("oversized message took an inflight slot")
+	}
+}
+
+func TestInboundQoS2(t *testing.T) {
+	s := New("c")
+	if dup, err := s.ReceiveQoS2(7, 1); dup || err != nil {
+		t.Fatalf("first receipt: dup %v err %v", dup, err)
+	}
+	if dup, _ := s.ReceiveQoS2(7, 1); !dup {
+		t.Fatal("retransmission not seen as duplicate")
+	}
+	if _, err := s.ReceiveQoS2(8, 1); err != ErrReceiveMaximum {
+		t.Fatalf("want ErrReceiveMaximum, got %v", err)
+	}
+	if !s.ReleaseQoS2(7) || s.ReleaseQoS2(7) {
+		t.Fatal("release should succeed once")
+	}
+}
