@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -35,20 +36,20 @@ type conn struct {
 	peer      clientLimits // what the client announced it accepts
 
 	// Owned by the reader goroutine.
-	rbuf        []byte
-	need        int               // length of the packet being awaited, 0 if unknown
-	pub         packet.Publish    // reused for every inbound PUBLISH
-	aliasesIn   map[uint16]string // inbound topic aliases (v5)
-	will        *session.Message  // the Last Will, nil once disarmed
-	willDelay   time.Duration
+	rbuf      []byte
+	need      int               // length of the packet being awaited, 0 if unknown
+	pub       packet.Publish    // reused for every inbound PUBLISH
+	aliasesIn map[uint16]string // inbound topic aliases (v5)
+	will      *session.Message  // the Last Will, nil once disarmed
+	willDelay time.Duration
 
 	// Guarded by the attached session's mu: only Sink methods touch it.
 	aliasesOut map[string]uint16
 
 	outMu    sync.Mutex
-	out      []byte      // encoded packets waiting for the writer; guarded by outMu
-	outShut  bool        // no more writes; writer flushes and closes; guarded by outMu
-	kickCode *byte       // reason for a server-side close; guarded by outMu
+	out      []byte        // encoded packets waiting for the writer; guarded by outMu
+	outShut  bool          // no more writes; writer flushes and closes; guarded by outMu
+	kickCode *byte         // reason for a server-side close; guarded by outMu
 	wake     chan struct{} // cap 1: the writer has work
 	wdone    chan struct{} // closed when the writer has ended
 	done     chan struct{} // closed when cleanup is complete
@@ -59,7 +60,7 @@ type clientLimits struct {
 	maxPacket   uint32 // 0: no limit beyond the protocol's
 	aliasMax    uint16
 	recvMax     uint16 // receive maximum; 0 when not given
-	problemInfo bool // reason strings and user properties allowed on errors
+	problemInfo bool   // reason strings and user properties allowed on errors
 }
 
 func newConn(b *Broker, nc net.Conn) *conn {
@@ -101,18 +102,24 @@ func (c *conn) reportEnd(err error) {
 	var perr *packet.Error
 	switch {
 	case err == nil, errors.Is(err, errDisconnect), errors.Is(err, errRefused):
-		c.log.Debug("client disconnected", "client", c.clientID)
+		c.log.Debug("client disconnected")
 	case errors.Is(err, errKicked):
-		c.log.Debug("client disconnected by server", "client", c.clientID)
+		c.log.Debug("client disconnected by server")
 	case errors.As(err, &perr):
-		c.log.Info("closing connection: protocol violation", "client", c.clientID, "err", perr)
+		c.log.Info("closing connection: protocol violation", "err", perr)
 		if c.version == packet.V5 && c.entry != nil {
 			c.writeDisconnect(perr.Code, perr.Msg)
 		}
 	case errors.Is(err, io.EOF):
-		c.log.Debug("connection closed by client", "client", c.clientID)
+		c.log.Debug("connection closed by client")
+	case c.entry != nil && errors.Is(err, os.ErrDeadlineExceeded):
+		// Only the keep alive sets a read deadline after CONNECT [MQTT-3.1.2-22].
+		c.log.Info("closing connection: keep alive timeout", "keepalive", c.keepAlive)
+		if c.version == packet.V5 {
+			c.writeDisconnect(packet.KeepAliveTimeout, "keep alive timeout")
+		}
 	default:
-		c.log.Info("connection lost", "client", c.clientID, "err", err)
+		c.log.Info("connection lost", "err", err)
 	}
 }
 
@@ -126,13 +133,22 @@ func (c *conn) kick(code packet.ReasonCode) {
 	}
 	b := byte(code)
 	c.kickCode = &b
+	v5 := c.version == packet.V5
 	c.outMu.Unlock()
-	if c.version == packet.V5 {
+	if v5 {
 		c.writeDisconnect(code, "")
 	}
 	c.shutWriter()
 	// Unblock the reader now; the writer closes the socket after flushing.
 	c.nc.SetReadDeadline(time.Unix(1, 0))
+}
+
+// setVersion records the protocol level. Other goroutines (kick) read it
+// under outMu; it also publishes c.peer, written before it.
+func (c *conn) setVersion(v byte) {
+	c.outMu.Lock()
+	c.version = v
+	c.outMu.Unlock()
 }
 
 // kicked reports the server-side close reason, if any.

@@ -17,9 +17,8 @@ var errRefused = errors.New("connection refused")
 // handleConnect admits or refuses a client. A refusal writes a CONNACK
 // with the reason and ends the connection [MQTT-3.2.2-6].
 func (c *conn) handleConnect(p *packet.Connect) error {
-	c.version = p.Version
-	c.log = c.log.With("client", p.ClientID)
 	c.readPeerLimits(p)
+	c.setVersion(p.Version)
 	ack := &packet.Connack{}
 	if code, reason := c.admit(p, ack); code != packet.Success {
 		c.log.Info("connection refused", "reason", reason, "code", byte(code), "version", p.Version)
@@ -105,6 +104,7 @@ func (c *conn) authenticate(p *packet.Connect) (packet.ReasonCode, string) {
 func (c *conn) assignClientID(p *packet.Connect, ack *packet.Connack) (packet.ReasonCode, string) {
 	if p.ClientID != "" {
 		c.clientID = p.ClientID
+		c.log = c.log.With("client", c.clientID)
 		return packet.Success, ""
 	}
 	switch {

@@ -55,14 +55,31 @@ func (c *conn) handleFirst(h packet.FixedHeader, body []byte) error {
 	}
 	p, err := packet.Decode(h, body, 0)
 	if err != nil {
-		var perr *packet.Error
-		if errors.As(err, &perr) && perr.Code == packet.UnsupportedProtocolVersion {
-			c.version = packet.V311 // answer in a form every client reads [MQTT-3.1.2-2]
-			c.writePacket(&packet.Connack{ReasonCode: packet.UnsupportedProtocolVersion})
-		}
+		c.refuseConnect(body, err)
 		return err
 	}
 	return c.handleConnect(p.(*packet.Connect))
+}
+
+// refuseConnect answers a CONNECT that failed to decode: a v5 client gets
+// a CONNACK with the reason [MQTT-4.13.1-1]; any other level that is not
+// supported gets the 3.x return code 1 [MQTT-3.1.2-2].
+func (c *conn) refuseConnect(body []byte, err error) {
+	var perr *packet.Error
+	if !errors.As(err, &perr) {
+		return
+	}
+	level, _ := packet.ConnectLevel(body)
+	switch {
+	case level == packet.V5:
+		c.setVersion(packet.V5)
+		ack := &packet.Connack{ReasonCode: perr.Code}
+		c.setReason(&ack.Props, perr.Msg)
+		c.writePacket(ack)
+	case perr.Code == packet.UnsupportedProtocolVersion:
+		c.setVersion(packet.V311)
+		c.writePacket(&packet.Connack{ReasonCode: packet.UnsupportedProtocolVersion})
+	}
 }
 
 // handleAck advances an outbound QoS 1/2 delivery, or completes an

@@ -19,6 +19,9 @@ func (c *conn) handlePublish(h packet.FixedHeader, body []byte) error {
 	if err := packet.DecodePublish(h, body, c.version, p); err != nil {
 		return err
 	}
+	if p.Props.Has(packet.PropSubscriptionID) {
+		return packet.Errorf(packet.ProtocolError, "PUBLISH from a client carries a subscription identifier [MQTT-3.3.4-6]")
+	}
 	if err := c.resolveAlias(p); err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func (c *conn) writeFailed(err error) {
 	c.outShut = true
 	c.out = nil
 	c.outMu.Unlock()
-	c.log.Info("write failed, closing connection", "client", c.clientID, "err", err)
+	c.log.Info("write failed, closing connection", "err", err)
 	c.nc.Close()
 }
 
@@ -65,19 +65,35 @@ func (c *conn) signal() {
 	}
 }
 
-// writePacket encodes p and queues it. Control packets are never dropped
-// for slowness: they are few, bounded by what the client itself sends.
+// writePacket encodes p and queues it. Control packets are not dropped
+// for slowness, but a client that keeps sending without reading its
+// answers is cut off once they pile up past the slow-consumer limit.
 func (c *conn) writePacket(p packet.Packet) {
 	c.outMu.Lock()
+	slow := false
 	if !c.outShut {
 		var err error
 		c.out, err = packet.Append(c.out, p, c.version)
 		if err != nil {
 			c.log.Error("encode failed", "packet", p.Type(), "err", err)
 		}
+		slow = len(c.out) > 2*c.b.opts.MaxOutboundBytes
 	}
 	c.outMu.Unlock()
 	c.signal()
+	if slow {
+		c.slowConsumer()
+	}
+}
+
+// slowConsumer disconnects a client whose unread bytes passed the limit.
+// kick only takes outMu, which no caller holds here.
+func (c *conn) slowConsumer() {
+	if _, done := c.kicked(); done {
+		return
+	}
+	c.log.Warn("slow consumer: outbound queue over limit, disconnecting", "limit_bytes", c.b.opts.MaxOutboundBytes)
+	c.kick(packet.QuotaExceeded)
 }
 
 // writeAck queues a PUBACK, PUBREC, PUBREL or PUBCOMP.
@@ -110,8 +126,10 @@ func (c *conn) WritePubrel(id uint16) { c.writeAck(packet.PUBREL, id, packet.Suc
 // the session's lock.
 func (c *conn) WritePublish(d *session.Delivery) error {
 	p := c.outgoing(d)
-	if c.peer.maxPacket > 0 && packet.Size(p, c.version) > int(c.peer.maxPacket) {
-		return session.ErrTooLarge
+	if c.peer.maxPacket > 0 {
+		if n := packet.Size(p, c.version); n < 0 || n > int(c.peer.maxPacket) {
+			return session.ErrTooLarge
+		}
 	}
 	if c.version == packet.V5 {
 		c.applyAlias(p) // only after the size check: an alias must not be assigned unsent
@@ -130,9 +148,7 @@ func (c *conn) WritePublish(d *session.Delivery) error {
 	c.outMu.Unlock()
 	c.signal()
 	if slow {
-		c.log.Warn("slow consumer: outbound queue over limit, disconnecting", "client", c.clientID,
-			"limit_bytes", c.b.opts.MaxOutboundBytes)
-		go c.kick(packet.QuotaExceeded) // not under the session lock: kick writes too
+		c.slowConsumer()
 	}
 	return nil
 }
