@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Options configures a Broker. The zero value of a field means its default
-// (see Defaults); config and the public API fill it in.
+// Options configures a Broker. A zero field takes its value from Defaults
+// unless its comment gives zero a meaning of its own (unlimited, none).
 type Options struct {
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
@@ -41,7 +41,8 @@ type Options struct {
 	// and the cap on what v5 clients ask; 0 means forever for 3.1.1 and no
 	// cap for v5.
 	SessionExpiry time.Duration
-	// MaxTopicAlias is the topic alias maximum announced to v5 clients.
+	// MaxTopicAlias is the topic alias maximum announced to v5 clients; 0
+	// accepts no aliases.
 	MaxTopicAlias uint16
 	// WriteTimeout bounds one socket write; a client that does not read for
 	// that long is cut off.
