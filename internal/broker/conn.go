@@ -118,6 +118,9 @@ func (c *conn) reportEnd(err error) {
 		if c.version == packet.V5 {
 			c.writeDisconnect(packet.KeepAliveTimeout, "keep alive timeout")
 		}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// Before CONNECT the only read deadline is the connect timeout.
+		c.log.Info("closing connection: no CONNECT within the connect timeout", "timeout", c.b.opts.ConnectTimeout)
 	default:
 		c.log.Info("connection lost", "err", err)
 	}
@@ -182,11 +185,14 @@ func (c *conn) readLoop() error {
 
 // fill reads once into the free end of rbuf, growing it if full.
 func (c *conn) fill() error {
-	switch {
-	case cap(c.rbuf) < c.need:
-		c.growRead(c.need)
-	case len(c.rbuf) == cap(c.rbuf):
-		c.growRead(2 * cap(c.rbuf))
+	if len(c.rbuf) == cap(c.rbuf) {
+		// Double, up to the awaited packet: growing straight to the length
+		// a header claims would let five bytes cost MaxPacketSize of memory.
+		size := 2 * cap(c.rbuf)
+		if c.need > cap(c.rbuf) && c.need < size {
+			size = c.need
+		}
+		c.growRead(size)
 	}
 	n, err := c.nc.Read(c.rbuf[len(c.rbuf):cap(c.rbuf)])
 	c.rbuf = c.rbuf[:len(c.rbuf)+n]

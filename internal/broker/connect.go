@@ -33,6 +33,9 @@ func (c *conn) handleConnect(p *packet.Connect) error {
 	ack.SessionPresent = present
 	c.announce(ack)
 	c.writePacket(ack)
+	// Only now may publishes reach the connection: nothing overtakes the
+	// CONNACK [MQTT-3.2.0-1]. Until here the session is offline to them.
+	c.entry.sess.Attach(c, c.version, c.sessionLimits())
 	c.resetKeepAlive()
 	c.entry.sess.Resume(time.Now())
 	c.log.Debug("client connected", "version", p.Version, "clean_start", p.CleanStart,

@@ -43,7 +43,7 @@ func (b *Broker) attach(c *conn, cleanStart bool, expiry time.Duration, never bo
 		}
 		e.owner, c.entry = c, e
 		e.sess.SetExpiry(expiry, never)
-		e.sess.Attach(c, c.version, c.sessionLimits())
+		// The caller attaches c to e.sess once the CONNACK is queued.
 		b.mu.Unlock()
 		return present
 	}

@@ -131,9 +131,6 @@ func (c *conn) WritePublish(d *session.Delivery) error {
 			return session.ErrTooLarge
 		}
 	}
-	if c.version == packet.V5 {
-		c.applyAlias(p) // only after the size check: an alias must not be assigned unsent
-	}
 	c.outMu.Lock()
 	if c.outShut {
 		c.outMu.Unlock()
@@ -142,6 +139,9 @@ func (c *conn) WritePublish(d *session.Delivery) error {
 	if d.QoS == 0 && len(c.out) > c.b.opts.MaxOutboundBytes {
 		c.outMu.Unlock()
 		return session.ErrSlow
+	}
+	if c.version == packet.V5 {
+		c.applyAlias(p) // only once it is sure to be sent: an alias must not be assigned unsent
 	}
 	c.out = packet.AppendPublish(c.out, p, c.version)
 	slow := len(c.out) > 2*c.b.opts.MaxOutboundBytes
