@@ -220,6 +220,9 @@ func (c *conn) handleBuffered() (int, error) {
 		if err != nil {
 			return off, err
 		}
+		if c.entry == nil && h.Type != packet.CONNECT { // refuse before waiting for the body
+			return off, packet.Errorf(packet.ProtocolError, "first packet is %s, not CONNECT [MQTT-3.1.0-1]", h.Type)
+		}
 		if h.PacketLen() > int(c.b.opts.MaxPacketSize) {
 			return off, packet.Errorf(packet.PacketTooLarge,
 				"%s of %d bytes exceeds the maximum packet size %d", h.Type, h.PacketLen(), c.b.opts.MaxPacketSize)

@@ -35,9 +35,8 @@ func (c *conn) handleConnect(p *packet.Connect) error {
 	c.writePacket(ack)
 	// Only now may publishes reach the connection: nothing overtakes the
 	// CONNACK [MQTT-3.2.0-1]. Until here the session is offline to them.
-	c.entry.sess.Attach(c, c.version, c.sessionLimits())
+	c.entry.sess.Attach(c, c.version, c.sessionLimits(), time.Now())
 	c.resetKeepAlive()
-	c.entry.sess.Resume(time.Now())
 	c.log.Debug("client connected", "version", p.Version, "clean_start", p.CleanStart,
 		"session_present", present, "keepalive", c.keepAlive)
 	return nil

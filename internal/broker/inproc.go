@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/baram-mqtt/baram/internal/session"
 	"github.com/baram-mqtt/baram/internal/topic"
@@ -45,7 +46,7 @@ func (b *Broker) Subscribe(filter string, fn Handler) (unsubscribe func(), err e
 	sink := &funcSink{ch: make(chan *session.Delivery, inprocBuffer), done: make(chan struct{})}
 	go sink.run(fn)
 	s := session.New(id)
-	s.Attach(sink, 0, session.Limits{Inflight: 1})
+	s.Attach(sink, 0, session.Limits{Inflight: 1}, time.Now())
 	opts := topic.Options{QoS: 0}
 	b.mu.Lock()
 	b.sessions.Store(id, &entry{sess: s})

@@ -47,6 +47,9 @@ const (
 	AwaitAck
 	// AwaitComp: PUBREL sent, waiting for PUBCOMP (QoS 2).
 	AwaitComp
+	// Resend: has a packet id from an earlier connection, waiting for a
+	// slot under the client's new, smaller receive maximum.
+	Resend
 )
 
 // Delivery is one message on its way to one client.

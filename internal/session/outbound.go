@@ -14,38 +14,43 @@ const (
 )
 
 // Attach connects sink to the session with the limits of the new
-// connection. Call Resume once the CONNACK is queued.
-func (s *Session) Attach(sink Sink, version byte, limits Limits) {
-	s.mu.Lock()
-	s.sink, s.version, s.limits = sink, version, limits
-	s.mu.Unlock()
-}
-
-// Resume redelivers the inflight messages with DUP set (and PUBREL where
-// the PUBREC was seen) [MQTT-4.4.0-1], then fills the window from the queue.
-func (s *Session) Resume(now time.Time) {
+// connection, then, in the same critical section so that no new message
+// overtakes them, redelivers what was inflight and fills the window from
+// the queue. Call it once the CONNACK is queued.
+func (s *Session) Attach(sink Sink, version byte, limits Limits, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.sink == nil {
-		return
-	}
+	s.sink, s.version, s.limits = sink, version, limits
+	s.resume()
+	s.fill(now)
+}
+
+// resume redelivers the inflight messages with their packet ids and DUP
+// set, and PUBREL where the PUBREC was seen [MQTT-4.4.0-1]. A client that
+// came back with a smaller receive maximum gets only that many; the rest
+// wait in the Resend phase for a free slot [MQTT-3.3.4-7].
+func (s *Session) resume() {
 	kept := s.inflight[:0]
+	sent := 0
 	for _, d := range s.inflight {
-		if d.Phase == AwaitComp {
+		switch {
+		case d.Phase == AwaitComp:
 			s.sink.WritePubrel(d.PacketID)
-			kept = append(kept, d)
-			continue
-		}
-		d.Dup = true
-		if s.sink.WritePublish(d) == ErrTooLarge {
-			s.dropped++
-			continue
+			sent++
+		case sent < s.limits.Inflight:
+			d.Dup, d.Phase = true, AwaitAck
+			if s.sink.WritePublish(d) == ErrTooLarge {
+				s.dropped++
+				continue
+			}
+			sent++
+		default:
+			d.Phase = Resend
 		}
 		kept = append(kept, d)
 	}
 	clear(s.inflight[len(kept):])
 	s.inflight = kept
-	s.fill(now)
 }
 
 // Deliver offers a new delivery to the session: sent at once when the
@@ -67,7 +72,7 @@ func (s *Session) Deliver(d *Delivery, now time.Time) Outcome {
 		}
 		return s.write(d)
 	}
-	if s.queue.len() > 0 || len(s.inflight) >= s.limits.Inflight {
+	if s.queue.len() > 0 || s.holding() || s.window() >= s.limits.Inflight {
 		return s.enqueue(d)
 	}
 	return s.send(d)
@@ -111,9 +116,13 @@ func (s *Session) send(d *Delivery) Outcome {
 // fill moves queued messages into the window while it has room; expired
 // messages are discarded on the way [MQTT-3.3.2-5].
 func (s *Session) fill(now time.Time) {
-	for s.sink != nil && s.queue.len() > 0 {
+	if s.sink == nil {
+		return
+	}
+	s.resendHeld()
+	for s.queue.len() > 0 {
 		d := s.queue.peek()
-		if d.QoS > 0 && len(s.inflight) >= s.limits.Inflight {
+		if d.QoS > 0 && (s.holding() || s.window() >= s.limits.Inflight) {
 			return
 		}
 		s.queue.pop()
@@ -126,6 +135,50 @@ func (s *Session) fill(now time.Time) {
 			s.send(d)
 		}
 	}
+}
+
+// resendHeld sends inflight messages held back by a smaller receive
+// maximum, oldest first, while the window has room.
+func (s *Session) resendHeld() {
+	for i := 0; i < len(s.inflight); i++ {
+		d := s.inflight[i]
+		if d.Phase != Resend {
+			continue
+		}
+		if s.window() >= s.limits.Inflight {
+			return
+		}
+		d.Dup, d.Phase = true, AwaitAck // it went out on an earlier connection
+		if s.sink.WritePublish(d) == ErrTooLarge {
+			s.dropped++
+			s.removeInflight(i)
+			i--
+		}
+	}
+}
+
+// window counts the inflight messages the client holds now: all but those
+// in the Resend phase. The inflight list is at most a receive maximum
+// long, so counting beats keeping a counter in step.
+func (s *Session) window() int {
+	n := 0
+	for _, d := range s.inflight {
+		if d.Phase != Resend {
+			n++
+		}
+	}
+	return n
+}
+
+// holding reports whether inflight messages wait to be resent; new ones
+// queue behind them to keep the order.
+func (s *Session) holding() bool {
+	for _, d := range s.inflight {
+		if d.Phase == Resend {
+			return true
+		}
+	}
+	return false
 }
 
 // freeID returns the next packet id not used by an inflight message.

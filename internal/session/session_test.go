@@ -34,7 +34,7 @@ func msg(payload string, qos byte) *Message {
 func online(limits Limits) (*Session, *recordSink) {
 	s := New("c")
 	sink := &recordSink{}
-	s.Attach(sink, 5, limits)
+	s.Attach(sink, 5, limits, time.Now())
 	return s, sink
 }
 
@@ -76,7 +76,7 @@ func TestPacketIDsSkipZeroAndInUse(t *testing.T) {
 
 func TestQueueDropsNewestWhenFull(t *testing.T) {
 	s := New("c")
-	s.Attach(&recordSink{}, 5, Limits{Inflight: 10, MaxQueued: 2})
+	s.Attach(&recordSink{}, 5, Limits{Inflight: 10, MaxQueued: 2}, time.Now())
 	s.Detach(s.Sink())
 	now := time.Now()
 	outcomes := []Outcome{}
@@ -90,8 +90,7 @@ func TestQueueDropsNewestWhenFull(t *testing.T) {
 		t.Fatalf("dropped %d, want 1", s.Dropped())
 	}
 	sink := &recordSink{}
-	s.Attach(sink, 5, Limits{Inflight: 10, MaxQueued: 2})
-	s.Resume(now)
+	s.Attach(sink, 5, Limits{Inflight: 10, MaxQueued: 2}, now)
 	if len(sink.pubs) != 2 || string(sink.pubs[0].Msg.Payload) != "1" || string(sink.pubs[1].Msg.Payload) != "2" {
 		t.Fatalf("resumed with %d messages, want 1 then 2", len(sink.pubs))
 	}
@@ -99,7 +98,7 @@ func TestQueueDropsNewestWhenFull(t *testing.T) {
 
 func TestQueueByteCap(t *testing.T) {
 	s := New("c")
-	s.Attach(&recordSink{}, 5, Limits{Inflight: 1, MaxQueuedBytes: 10})
+	s.Attach(&recordSink{}, 5, Limits{Inflight: 1, MaxQueuedBytes: 10}, time.Now())
 	s.Detach(s.Sink())
 	now := time.Now()
 	if s.Deliver(&Delivery{Msg: msg("12345678", 1), QoS: 1}, now) != Held { // 1 + 8 bytes
@@ -116,7 +115,7 @@ func TestOfflineQoS0SkippedUnlessConfigured(t *testing.T) {
 	if s.Deliver(&Delivery{Msg: msg("x", 0)}, now) != Skipped {
 		t.Fatal("QoS 0 for an offline client should be skipped")
 	}
-	s.Attach(&recordSink{}, 5, Limits{Inflight: 1, QueueQoS0: true})
+	s.Attach(&recordSink{}, 5, Limits{Inflight: 1, QueueQoS0: true}, time.Now())
 	s.Detach(s.Sink())
 	if s.Deliver(&Delivery{Msg: msg("x", 0)}, now) != Held {
 		t.Fatal("QoS 0 should be queued with QueueQoS0")
@@ -134,8 +133,7 @@ func TestResumeRedeliversWithDupAndPubrel(t *testing.T) {
 	}
 	s.Detach(sink)
 	again := &recordSink{}
-	s.Attach(again, 5, Limits{Inflight: 5})
-	s.Resume(now)
+	s.Attach(again, 5, Limits{Inflight: 5}, now)
 	if len(again.pubs) != 1 || !again.pubs[0].Dup || again.pubs[0].PacketID != sink.pubs[0].PacketID {
 		t.Fatalf("want the QoS 1 message again with DUP and its id, got %+v", again.pubs)
 	}
@@ -149,7 +147,7 @@ func TestResumeRedeliversWithDupAndPubrel(t *testing.T) {
 
 func TestExpiredQueuedMessagesAreNotSent(t *testing.T) {
 	s := New("c")
-	s.Attach(&recordSink{}, 5, Limits{Inflight: 5})
+	s.Attach(&recordSink{}, 5, Limits{Inflight: 5}, time.Now())
 	s.Detach(s.Sink())
 	now := time.Now()
 	old := msg("old", 1)
@@ -157,8 +155,7 @@ func TestExpiredQueuedMessagesAreNotSent(t *testing.T) {
 	s.Deliver(&Delivery{Msg: old, QoS: 1}, now)
 	s.Deliver(&Delivery{Msg: msg("fresh", 1), QoS: 1}, now)
 	sink := &recordSink{}
-	s.Attach(sink, 5, Limits{Inflight: 5})
-	s.Resume(now.Add(2 * time.Second))
+	s.Attach(sink, 5, Limits{Inflight: 5}, now.Add(2*time.Second))
 	if len(sink.pubs) != 1 || string(sink.pubs[0].Msg.Payload) != "fresh" {
 		t.Fatalf("want only the fresh message, got %d", len(sink.pubs))
 	}
@@ -189,5 +186,35 @@ func TestInboundQoS2(t *testing.T) {
 	}
 	if !s.ReleaseQoS2(7) || s.ReleaseQoS2(7) {
 		t.Fatal("release should succeed once")
+	}
+}
+
+func TestResumeHonoursSmallerReceiveMaximum(t *testing.T) {
+	s, sink := online(Limits{Inflight: 5})
+	now := time.Now()
+	for _, p := range []string{"1", "2", "3", "4"} {
+		s.Deliver(&Delivery{Msg: msg(p, 1), QoS: 1}, now)
+	}
+	ids := []uint16{sink.pubs[0].PacketID, sink.pubs[1].PacketID, sink.pubs[2].PacketID, sink.pubs[3].PacketID}
+	s.Detach(sink)
+	again := &recordSink{}
+	s.Attach(again, 5, Limits{Inflight: 2}, now)
+	if len(again.pubs) != 2 {
+		t.Fatalf("resent %d with receive maximum 2", len(again.pubs))
+	}
+	s.Deliver(&Delivery{Msg: msg("5", 1), QoS: 1}, now) // must queue behind the held ones
+	s.Puback(ids[0], now)
+	s.Puback(ids[1], now)
+	if len(again.pubs) != 4 {
+		t.Fatalf("after two acks want 4 sends, got %d", len(again.pubs))
+	}
+	for i, d := range again.pubs {
+		if d.PacketID != ids[i] || !d.Dup {
+			t.Fatalf("resend %d: id %d dup %v, want id %d with DUP", i, d.PacketID, d.Dup, ids[i])
+		}
+	}
+	s.Puback(ids[2], now)
+	if len(again.pubs) != 5 || string(again.pubs[4].Msg.Payload) != "5" || again.pubs[4].Dup {
+		t.Fatalf("the new message should follow the held ones, fresh")
 	}
 }
