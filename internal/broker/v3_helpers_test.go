@@ -88,12 +88,6 @@ func (l *v3LogSink) wait(t testing.TB, parts ...string) string {
 	}
 }
 
-// has reports whether a line with every part has been logged.
-func (l *v3LogSink) has(parts ...string) bool {
-	_, changed := l.find(parts...)
-	return changed == nil
-}
-
 // v3Broker starts a broker whose log, at debug level, is searchable.
 func v3Broker(t testing.TB, opts broker.Options) (*broker.Broker, string, *v3LogSink) {
 	t.Helper()
