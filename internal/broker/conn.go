@@ -51,6 +51,7 @@ type conn struct {
 	outShut  bool          // no more writes; writer flushes and closes; guarded by outMu
 	kickCode *byte         // reason for a server-side close; guarded by outMu
 	wake     chan struct{} // cap 1: the writer has work
+	drained  chan struct{} // cap 1: the writer took a batch out of c.out
 	wdone    chan struct{} // closed when the writer has ended
 	done     chan struct{} // closed when cleanup is complete
 }
@@ -65,14 +66,15 @@ type clientLimits struct {
 
 func newConn(b *Broker, nc net.Conn) *conn {
 	return &conn{
-		b:     b,
-		nc:    nc,
-		log:   b.log.With("remote", nc.RemoteAddr().String()),
-		rbuf:  make([]byte, 0, minReadBuf),
-		wake:  make(chan struct{}, 1),
-		wdone: make(chan struct{}),
-		done:  make(chan struct{}),
-		peer:  clientLimits{problemInfo: true},
+		b:       b,
+		nc:      nc,
+		log:     b.log.With("remote", nc.RemoteAddr().String()),
+		rbuf:    make([]byte, 0, minReadBuf),
+		wake:    make(chan struct{}, 1),
+		drained: make(chan struct{}, 1),
+		wdone:   make(chan struct{}),
+		done:    make(chan struct{}),
+		peer:    clientLimits{problemInfo: true},
 	}
 }
 
@@ -103,7 +105,7 @@ func (c *conn) reportEnd(err error) {
 	switch {
 	case err == nil, errors.Is(err, errDisconnect), errors.Is(err, errRefused):
 		c.log.Debug("client disconnected")
-	case errors.Is(err, errKicked):
+	case errors.Is(err, errKicked), errors.Is(err, errWriterGone):
 		c.log.Debug("client disconnected by server")
 	case errors.As(err, &perr):
 		c.log.Info("closing connection: protocol violation", "err", perr)
@@ -169,6 +171,9 @@ func (c *conn) kicked() (packet.ReasonCode, bool) {
 func (c *conn) readLoop() error {
 	c.nc.SetReadDeadline(time.Now().Add(c.b.opts.ConnectTimeout))
 	for {
+		if err := c.waitDrained(); err != nil {
+			return err
+		}
 		if err := c.fill(); err != nil {
 			if _, ok := c.kicked(); ok {
 				return errKicked
@@ -239,6 +244,20 @@ func (c *conn) handleBuffered() (int, error) {
 		off += h.PacketLen()
 		c.resetKeepAlive()
 	}
+}
+
+// waitDrained holds the reader while more than MaxOutboundBytes wait to
+// be written, so a client that sends without reading its answers fills
+// its own TCP window instead of the broker's memory.
+func (c *conn) waitDrained() error {
+	for c.backlog() > c.b.opts.MaxOutboundBytes {
+		select {
+		case <-c.drained:
+		case <-c.wdone:
+			return errWriterGone
+		}
+	}
+	return nil
 }
 
 // compact drops the n handled bytes, and shrinks a large buffer that has

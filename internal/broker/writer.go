@@ -13,7 +13,9 @@ const spareWriteBuf = 64 << 10
 
 // writeLoop writes what the reader and publishers queue in c.out, one
 // write per wake-up, so packets queued together leave in one syscall. It
-// ends after flushing once the queue is shut, or on a write error.
+// ends after flushing once the queue is shut, or on a write error. A
+// client that stops reading blocks the write until WriteTimeout, which
+// ends the connection.
 func (c *conn) writeLoop() {
 	defer close(c.wdone)
 	var spare []byte
@@ -36,6 +38,10 @@ func (c *conn) writeLoop() {
 		spare = nil
 		if cap(buf) <= spareWriteBuf {
 			spare = buf
+		}
+		select { // a reader waiting in waitDrained looks again
+		case c.drained <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -65,35 +71,27 @@ func (c *conn) signal() {
 	}
 }
 
-// writePacket encodes p and queues it. Control packets are not dropped
-// for slowness, but a client that keeps sending without reading its
-// answers is cut off once they pile up past the slow-consumer limit.
+// writePacket encodes p and queues it. Control packets are never dropped;
+// a client that sends without reading its answers is held back by the
+// reader instead (see conn.waitDrained).
 func (c *conn) writePacket(p packet.Packet) {
 	c.outMu.Lock()
-	slow := false
 	if !c.outShut {
 		var err error
 		c.out, err = packet.Append(c.out, p, c.version)
 		if err != nil {
 			c.log.Error("encode failed", "packet", p.Type(), "err", err)
 		}
-		slow = len(c.out) > 2*c.b.opts.MaxOutboundBytes
 	}
 	c.outMu.Unlock()
 	c.signal()
-	if slow {
-		c.slowConsumer()
-	}
 }
 
-// slowConsumer disconnects a client whose unread bytes passed the limit.
-// kick only takes outMu, which no caller holds here.
-func (c *conn) slowConsumer() {
-	if _, done := c.kicked(); done {
-		return
-	}
-	c.log.Warn("slow consumer: outbound queue over limit, disconnecting", "limit_bytes", c.b.opts.MaxOutboundBytes)
-	c.kick(packet.QuotaExceeded)
+// backlog is the number of bytes queued and not yet handed to a write.
+func (c *conn) backlog() int {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	return len(c.out)
 }
 
 // writeAck queues a PUBACK, PUBREC, PUBREL or PUBCOMP.
@@ -143,13 +141,10 @@ func (c *conn) WritePublish(d *session.Delivery) error {
 	if c.version == packet.V5 {
 		c.applyAlias(p) // only once it is sure to be sent: an alias must not be assigned unsent
 	}
+	// QoS 1/2 are never dropped here: the inflight window bounds them.
 	c.out = packet.AppendPublish(c.out, p, c.version)
-	slow := len(c.out) > 2*c.b.opts.MaxOutboundBytes
 	c.outMu.Unlock()
 	c.signal()
-	if slow {
-		c.slowConsumer()
-	}
 	return nil
 }
 
