@@ -3,6 +3,8 @@ package broker
 import (
 	"log/slog"
 	"time"
+
+	"github.com/baram-mqtt/baram/internal/store"
 )
 
 // Options configures a Broker. A zero field takes its value from Defaults
@@ -47,10 +49,35 @@ type Options struct {
 	// WriteTimeout bounds one socket write; a client that does not read for
 	// that long is cut off.
 	WriteTimeout time.Duration
-	// MaxOutboundBytes caps bytes waiting in one connection's writer; a
-	// consumer beyond it drops QoS 0 and past twice that is disconnected.
+	// MaxOutboundBytes caps bytes waiting in one connection's writer:
+	// beyond it QoS 0 messages to the client are dropped and the broker
+	// stops reading from it until it catches up.
 	MaxOutboundBytes int
+
+	// Store keeps sessions, queues and retained messages; nil keeps them
+	// in memory only (a memstore). The broker does not close it.
+	Store store.Store
+	// Sync is when commits reach stable storage before acknowledgements.
+	Sync SyncMode
+	// SyncInterval is how often SyncBatch syncs; default 100ms.
+	SyncInterval time.Duration
 }
+
+// SyncMode says when the store is synced.
+type SyncMode int
+
+// Sync modes.
+const (
+	// SyncAlways acknowledges a QoS 1/2 message only after the batch that
+	// stored it is fsynced: nothing acknowledged is lost, even on power
+	// failure.
+	SyncAlways SyncMode = iota
+	// SyncBatch acknowledges after the write and fsyncs every
+	// SyncInterval: a crash of the machine can lose that much.
+	SyncBatch
+	// SyncNone never fsyncs explicitly; the operating system decides.
+	SyncNone
+)
 
 // Defaults are the values used for zero Options fields.
 var Defaults = Options{
