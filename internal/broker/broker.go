@@ -18,6 +18,8 @@ import (
 
 	"github.com/baram-mqtt/baram/internal/packet"
 	"github.com/baram-mqtt/baram/internal/session"
+	"github.com/baram-mqtt/baram/internal/store"
+	"github.com/baram-mqtt/baram/internal/store/memstore"
 	"github.com/baram-mqtt/baram/internal/topic"
 )
 
@@ -29,6 +31,7 @@ var ErrClosed = errors.New("broker: closed")
 type Broker struct {
 	opts     Options
 	log      *slog.Logger
+	store    store.Store // Options.Store, or a memstore
 	subs     *topic.Index
 	retained *topic.Retained[*session.Message]
 
@@ -38,6 +41,7 @@ type Broker struct {
 	connected atomic.Int64 // open client sockets
 	started   time.Time
 	inprocSeq atomic.Uint64 // numbers in-process subscriptions
+	nextSID   atomic.Uint64 // the last session number handed out
 	stats     Stats
 
 	mu        sync.Mutex
@@ -50,9 +54,11 @@ type Broker struct {
 
 // entry is the broker's record of one session.
 type entry struct {
-	sess   *session.Session
-	owner  *conn       // connection attached now; guarded by Broker.mu
-	expiry *time.Timer // ends the offline session; guarded by Broker.mu
+	sess    *session.Session
+	owner   *conn       // connection attached now; guarded by Broker.mu
+	expiry  *time.Timer // ends the offline session; guarded by Broker.mu
+	version byte        // protocol level of the last connection; guarded by Broker.mu
+	offline time.Time   // when the last connection ended; guarded by Broker.mu
 }
 
 // New returns a broker configured by opts.
@@ -67,6 +73,10 @@ func New(opts Options) *Broker {
 		wills:     make(map[string]*pendingWill),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		store:     opts.Store,
+	}
+	if b.store == nil {
+		b.store = memstore.New()
 	}
 	b.subs.SetEligible(b.online)
 	return b

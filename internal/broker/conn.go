@@ -39,6 +39,7 @@ type conn struct {
 	rbuf      []byte
 	need      int               // length of the packet being awaited, 0 if unknown
 	pub       packet.Publish    // reused for every inbound PUBLISH
+	tx        *txn              // the read batch being handled
 	aliasesIn map[uint16]string // inbound topic aliases (v5)
 	will      *session.Message  // the Last Will, nil once disarmed
 	willDelay time.Duration
@@ -75,6 +76,7 @@ func newConn(b *Broker, nc net.Conn) *conn {
 		wdone:   make(chan struct{}),
 		done:    make(chan struct{}),
 		peer:    clientLimits{problemInfo: true},
+		tx:      b.newTxn(),
 	}
 }
 
@@ -107,6 +109,11 @@ func (c *conn) reportEnd(err error) {
 		c.log.Debug("client disconnected")
 	case errors.Is(err, errKicked), errors.Is(err, errWriterGone):
 		c.log.Debug("client disconnected by server")
+	case errors.As(err, new(storeError)):
+		c.log.Error("closing connection: its messages could not be stored and were not acknowledged", "err", err)
+		if c.version == packet.V5 && c.entry != nil {
+			c.writeDisconnect(packet.UnspecifiedError, "server storage failure")
+		}
 	case errors.As(err, &perr):
 		c.log.Info("closing connection: protocol violation", "err", perr)
 		if c.version == packet.V5 && c.entry != nil {
@@ -213,9 +220,31 @@ func (c *conn) growRead(size int) {
 	c.rbuf = grown
 }
 
-// handleBuffered handles every complete packet in rbuf and returns how
-// many bytes they took.
+// handleBuffered handles every complete packet in rbuf, commits their
+// durable writes in one batch, then sends what waited for it. It returns
+// how many bytes the packets took.
 func (c *conn) handleBuffered() (int, error) {
+	off, err := c.handlePackets()
+	if c.tx.empty() {
+		return off, err
+	}
+	cerr := c.tx.commit()
+	c.tx.finish(c, cerr)
+	if cerr != nil {
+		return off, storeError{cerr}
+	}
+	return off, err
+}
+
+// storeError ends a connection whose writes could not be stored: nothing
+// of its read batch was acknowledged.
+type storeError struct{ err error }
+
+func (e storeError) Error() string { return "store failure: " + e.err.Error() }
+func (e storeError) Unwrap() error { return e.err }
+
+// handlePackets handles every complete packet in rbuf.
+func (c *conn) handlePackets() (int, error) {
 	off := 0
 	for {
 		h, err := packet.ParseFixedHeader(c.rbuf[off:])

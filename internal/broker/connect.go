@@ -30,12 +30,23 @@ func (c *conn) handleConnect(p *packet.Connect) error {
 	expiry, never := c.sessionExpiry(p, ack)
 	c.will, c.willDelay = willMessage(p, c.clientID)
 	present := c.b.attach(c, p.CleanStart, expiry, never)
+	// A durable session, and the will that must fire if we crash, are
+	// stored before the client hears its session exists.
+	rec := sessionRecord(c.entry.sess, c.version, c.will, c.willDelay, time.Time{})
+	if err := c.b.saveSession(c.entry.sess, rec, true); err != nil {
+		c.log.Error("connection refused: session could not be stored", "err", err)
+		c.writePacket(&packet.Connack{ReasonCode: packet.ServerUnavailable})
+		return errRefused
+	}
 	ack.SessionPresent = present
 	c.announce(ack)
 	c.writePacket(ack)
 	// Only now may publishes reach the connection: nothing overtakes the
 	// CONNACK [MQTT-3.2.0-1]. Until here the session is offline to them.
-	c.entry.sess.Attach(c, c.version, c.sessionLimits(), time.Now())
+	if err := c.entry.sess.Attach(c, c.version, c.sessionLimits(), time.Now()); err != nil {
+		c.log.Error("closing connection: stored session unreadable", "err", err)
+		return storeError{err}
+	}
 	c.resetKeepAlive()
 	c.log.Debug("client connected", "version", p.Version, "clean_start", p.CleanStart,
 		"session_present", present, "keepalive", c.keepAlive)

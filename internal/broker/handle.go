@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/packet"
+	"github.com/baram-mqtt/baram/internal/store"
 	"github.com/baram-mqtt/baram/internal/topic"
 )
 
@@ -38,7 +39,9 @@ func (c *conn) handle(h packet.FixedHeader, body []byte) error {
 	case *packet.Unsubscribe:
 		return c.handleUnsubscribe(p)
 	case *packet.Pingreq:
-		c.writePacket(&packet.Pingresp{})
+		// After what came before it in the read batch is delivered, so a
+		// PINGRESP is a barrier clients (and tests) can rely on.
+		c.tx.after = append(c.tx.after, c.pong)
 		return nil
 	case *packet.Disconnect:
 		return c.handleDisconnect(p)
@@ -48,6 +51,13 @@ func (c *conn) handle(h packet.FixedHeader, body []byte) error {
 		return packet.Errorf(packet.ProtocolError, "second CONNECT on one connection [MQTT-3.1.0-2]")
 	default:
 		return packet.Errorf(packet.ProtocolError, "%s is not sent by clients", h.Type)
+	}
+}
+
+// pong answers a PINGREQ.
+func (c *conn) pong(failed bool) {
+	if !failed {
+		c.writePacket(&packet.Pingresp{})
 	}
 }
 
@@ -99,10 +109,14 @@ func (c *conn) handleAck(p *packet.Ack, now time.Time) error {
 		known = s.Pubcomp(p.PacketID, now)
 	case packet.PUBREL:
 		code := packet.Success
-		if !s.ReleaseQoS2(p.PacketID) {
+		var batch store.Batch
+		if s.SID() != 0 {
+			batch = c.tx.Stage() // PUBCOMP only once the release is stored
+		}
+		if !s.ReleaseQoS2(p.PacketID, batch) {
 			code = packet.PacketIdentifierNotFound // still answered [MQTT-4.3.3-12]
 		}
-		c.writeAck(packet.PUBCOMP, p.PacketID, code)
+		c.tx.acks = append(c.tx.acks, packet.Ack{Kind: packet.PUBCOMP, PacketID: p.PacketID, ReasonCode: code})
 	}
 	if !known {
 		c.log.Debug("acknowledgement for an unknown packet id", "packet", p.Kind, "id", p.PacketID)
@@ -110,27 +124,23 @@ func (c *conn) handleAck(p *packet.Ack, now time.Time) error {
 	return nil
 }
 
-// handleSubscribe adds each filter, answers with SUBACK, then sends the
-// retained messages the retain handling asks for.
+// handleSubscribe stages each valid filter; once they are stored it adds
+// them, answers with SUBACK, then sends the retained messages the retain
+// handling asks for.
 func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 	var subID uint32
 	if len(p.Props.SubscriptionIDs) > 0 {
 		subID = p.Props.SubscriptionIDs[0]
 	}
-	s := c.entry.sess
 	ack := &packet.Suback{PacketID: p.PacketID, ReasonCodes: make([]packet.ReasonCode, len(p.Subs))}
-	type retainedWanted struct {
-		filter string
-		opts   topic.Options
-	}
-	var wanted []retainedWanted
+	var accepted []acceptedSub
 	for i, sub := range p.Subs {
 		code, err := c.checkFilter(sub)
 		if err != nil {
 			return err
 		}
+		ack.ReasonCodes[i] = code
 		if code.IsError() {
-			ack.ReasonCodes[i] = code
 			continue
 		}
 		opts := topic.Options{QoS: sub.QoS, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
@@ -138,19 +148,41 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 		if c.version != packet.V5 {
 			opts.RetainAsPublished = false // 3.x forwards with retain 0 [MQTT-3.3.1-9]
 		}
-		existed := c.b.subs.Subscribe(c.clientID, sub.Filter, opts)
-		s.Subscribe(sub.Filter, opts)
 		ack.ReasonCodes[i] = packet.ReasonCode(sub.QoS)
-		_, _, shared := topic.ParseShared(sub.Filter)
-		if !shared && (opts.RetainHandling == 0 || (opts.RetainHandling == 1 && !existed)) {
-			wanted = append(wanted, retainedWanted{sub.Filter, opts})
+		c.b.stageSubscription(c.tx, c.entry.sess, sub.Filter, &opts)
+		accepted = append(accepted, acceptedSub{sub.Filter, opts})
+	}
+	c.tx.after = append(c.tx.after, func(failed bool) {
+		if !failed {
+			c.subscribe(ack, accepted)
+		}
+	})
+	return nil
+}
+
+// acceptedSub is a filter of a SUBSCRIBE that passed validation.
+type acceptedSub struct {
+	filter string
+	opts   topic.Options
+}
+
+// subscribe applies stored subscriptions, writes the SUBACK and sends
+// retained messages (not for shared subscriptions [MQTT-4.8.2-?]).
+func (c *conn) subscribe(ack *packet.Suback, subs []acceptedSub) {
+	s := c.entry.sess
+	var retained []acceptedSub
+	for _, sub := range subs {
+		existed := c.b.subs.Subscribe(c.clientID, sub.filter, sub.opts)
+		s.Subscribe(sub.filter, sub.opts)
+		_, _, shared := topic.ParseShared(sub.filter)
+		if !shared && (sub.opts.RetainHandling == 0 || (sub.opts.RetainHandling == 1 && !existed)) {
+			retained = append(retained, sub)
 		}
 	}
 	c.writePacket(ack)
-	for _, w := range wanted {
-		c.b.sendRetained(s, w.filter, w.opts)
+	for _, sub := range retained {
+		c.b.sendRetained(s, sub.filter, sub.opts)
 	}
-	return nil
 }
 
 // checkFilter validates one requested subscription. A bad filter fails
@@ -170,17 +202,28 @@ func (c *conn) checkFilter(sub packet.Subscription) (packet.ReasonCode, error) {
 	return packet.Success, nil
 }
 
-// handleUnsubscribe removes each filter and answers with UNSUBACK.
+// handleUnsubscribe stages the removals; once stored it removes each
+// filter and answers with UNSUBACK.
 func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) error {
+	s := c.entry.sess
 	ack := &packet.Unsuback{PacketID: p.PacketID, ReasonCodes: make([]packet.ReasonCode, len(p.Filters))}
 	for i, f := range p.Filters {
-		existed := c.entry.sess.Unsubscribe(f)
-		c.b.subs.Unsubscribe(c.clientID, f)
-		if !existed {
+		if !s.Subscribed(f) {
 			ack.ReasonCodes[i] = packet.NoSubscriptionExisted
+			continue
 		}
+		c.b.stageUnsubscription(c.tx, s, f)
 	}
-	c.writePacket(ack)
+	c.tx.after = append(c.tx.after, func(failed bool) {
+		if failed {
+			return
+		}
+		for _, f := range p.Filters {
+			s.Unsubscribe(f)
+			c.b.subs.Unsubscribe(c.clientID, f)
+		}
+		c.writePacket(ack)
+	})
 	return nil
 }
 

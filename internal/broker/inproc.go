@@ -24,8 +24,7 @@ func (b *Broker) Publish(name string, payload []byte, qos byte, retain bool) err
 		return fmt.Errorf("publish %q: QoS %d is not 0, 1 or 2", name, qos)
 	}
 	b.stats.received.Add(1)
-	b.publish(&session.Message{Topic: name, Payload: bytes.Clone(payload), QoS: qos, Retain: retain})
-	return nil
+	return b.publishNow(&session.Message{Topic: name, Payload: bytes.Clone(payload), QoS: qos, Retain: retain})
 }
 
 // Handler receives messages for an in-process subscription. Messages

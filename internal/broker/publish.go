@@ -9,6 +9,7 @@ import (
 
 	"github.com/baram-mqtt/baram/internal/packet"
 	"github.com/baram-mqtt/baram/internal/session"
+	"github.com/baram-mqtt/baram/internal/store"
 	"github.com/baram-mqtt/baram/internal/topic"
 )
 
@@ -31,20 +32,26 @@ func (c *conn) handlePublish(h packet.FixedHeader, body []byte) error {
 		return c.ackPublish(p, packet.PayloadFormatInvalid)
 	}
 	msg := c.message(p)
+	t := c.tx
 	switch p.QoS {
 	case 0:
-		c.b.publish(msg)
+		c.b.route(msg, t)
 		return nil
 	case 1:
-		return c.ackPublish(p, c.b.publish(msg))
+		return c.ackPublish(p, c.b.route(msg, t))
 	}
-	dup, err := c.entry.sess.ReceiveQoS2(p.PacketID, c.qos2Limit())
+	var batch store.Batch
+	if c.entry.sess.SID() != 0 {
+		batch = t.Stage()
+	}
+	dup, err := c.entry.sess.ReceiveQoS2(p.PacketID, c.qos2Limit(), batch)
 	if err != nil {
 		return packet.Errorf(packet.ReceiveMaximumExceeded, "more than %d QoS 2 messages unreleased", c.b.opts.MaxInflight)
 	}
 	code := packet.Success
 	if !dup { // a retransmission was routed the first time [MQTT-4.3.3-10]
-		code = c.b.publish(msg)
+		t.qos2 = append(t.qos2, p.PacketID)
+		code = c.b.route(msg, t)
 	}
 	return c.ackPublish(p, code)
 }
@@ -58,16 +65,15 @@ func (c *conn) qos2Limit() int {
 	return 65535
 }
 
-// ackPublish answers a QoS 1/2 PUBLISH; QoS 0 has no answer.
+// ackPublish answers a QoS 1/2 PUBLISH once the read batch has committed;
+// QoS 0 has no answer.
 func (c *conn) ackPublish(p *packet.Publish, code packet.ReasonCode) error {
-	switch p.QoS {
-	case 1:
-		c.writeAck(packet.PUBACK, p.PacketID, code)
-	case 2:
-		if code.IsError() {
-			c.entry.sess.ReleaseQoS2(p.PacketID) // a failed PUBREC ends the exchange
-		}
-		c.writeAck(packet.PUBREC, p.PacketID, code)
+	kind := packet.PUBACK
+	if p.QoS == 2 {
+		kind = packet.PUBREC
+	}
+	if p.QoS > 0 {
+		c.tx.acks = append(c.tx.acks, packet.Ack{Kind: kind, PacketID: p.PacketID, ReasonCode: code})
 	}
 	return nil
 }
@@ -140,12 +146,14 @@ func forwardProps(in *packet.Properties) packet.Properties {
 // matchPool recycles the per-publish match lists.
 var matchPool = sync.Pool{New: func() any { s := make([]topic.Matched, 0, 16); return &s }}
 
-// publish routes msg to every matching subscription and updates the
-// retained store. It returns the reason code for the publisher's ack:
-// Success, or NoMatchingSubscribers (v5 only uses it) [MQTT-3.4.2.1].
-func (b *Broker) publish(msg *session.Message) packet.ReasonCode {
+// route sends msg to every matching subscription and updates the retained
+// store, as the first half of t: durable recipients get the message staged
+// in t's batch now, everyone gets it once t commits. It returns the reason
+// code for the publisher's ack: Success, or NoMatchingSubscribers (used by
+// v5 only) [MQTT-3.4.2.1].
+func (b *Broker) route(msg *session.Message, t *txn) packet.ReasonCode {
 	if msg.Retain {
-		b.retain(msg)
+		b.stageRetain(msg, t)
 	}
 	ms := matchPool.Get().(*[]topic.Matched)
 	matches := b.subs.Match(msg.Topic, (*ms)[:0])
@@ -166,7 +174,6 @@ func (b *Broker) publish(msg *session.Message) packet.ReasonCode {
 		return 0
 	})
 	delivered := 0
-	now := time.Now()
 	for i := 0; i < len(matches); {
 		j := i + 1
 		if matches[i].Group == "" {
@@ -174,7 +181,7 @@ func (b *Broker) publish(msg *session.Message) packet.ReasonCode {
 				j++
 			}
 		}
-		if b.deliver(matches[i:j], msg, now) {
+		if b.deliver(matches[i:j], msg, t) {
 			delivered++
 		}
 		i = j
@@ -188,10 +195,18 @@ func (b *Broker) publish(msg *session.Message) packet.ReasonCode {
 	return packet.Success
 }
 
+// publishNow routes a message that no connection waits on (wills,
+// in-process publishes) and commits at once.
+func (b *Broker) publishNow(msg *session.Message) error {
+	t := b.newTxn()
+	b.route(msg, t)
+	return t.run()
+}
+
 // deliver sends one copy of msg to the client of subs, all of which are
 // that client's matching subscriptions: the highest granted QoS, every
 // subscription identifier [MQTT-3.3.4-3..5].
-func (b *Broker) deliver(subs []topic.Matched, msg *session.Message, now time.Time) bool {
+func (b *Broker) deliver(subs []topic.Matched, msg *session.Message, t *txn) bool {
 	client := subs[0].Client
 	d := &session.Delivery{Msg: msg}
 	wanted := false
@@ -210,7 +225,11 @@ func (b *Broker) deliver(subs []topic.Matched, msg *session.Message, now time.Ti
 	if !wanted || e == nil {
 		return false
 	}
-	b.account(e.sess, e.sess.Deliver(d, now))
+	if e.sess.Admit(d, t) == session.Dropped {
+		b.account(e.sess, session.Dropped)
+		return true
+	}
+	t.routes = append(t.routes, routed{e.sess, d})
 	return true
 }
 

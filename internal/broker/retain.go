@@ -7,9 +7,9 @@ import (
 	"github.com/baram-mqtt/baram/internal/topic"
 )
 
-// retain stores msg as its topic's retained message; an empty payload
-// deletes it [MQTT-3.3.1-6], [MQTT-3.3.1-10].
-func (b *Broker) retain(msg *session.Message) {
+// retainInMemory applies a stored retained message to the index; an empty
+// payload deletes it [MQTT-3.3.1-6], [MQTT-3.3.1-10].
+func (b *Broker) retainInMemory(msg *session.Message) {
 	if len(msg.Payload) == 0 {
 		b.retained.Delete(msg.Topic)
 		return
@@ -23,6 +23,7 @@ func (b *Broker) retain(msg *session.Message) {
 func (b *Broker) sendRetained(s *session.Session, filter string, opts topic.Options) {
 	now := time.Now()
 	var expired []string
+	t := b.newTxn()
 	b.retained.Match(filter, func(name string, m *session.Message) bool {
 		if m.Expired(now) {
 			expired = append(expired, name)
@@ -32,9 +33,14 @@ func (b *Broker) sendRetained(s *session.Session, filter string, opts topic.Opti
 		if opts.ID != 0 {
 			d.SubIDs = []uint32{opts.ID}
 		}
-		b.account(s, s.Deliver(d, now))
+		if s.Admit(d, t) == session.Dropped {
+			b.account(s, session.Dropped)
+		} else {
+			t.routes = append(t.routes, routed{s, d})
+		}
 		return true
 	})
+	t.run()
 	for _, name := range expired {
 		if m, ok := b.retained.Get(name); ok && m.Expired(now) {
 			b.retained.Delete(name)

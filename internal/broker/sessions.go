@@ -39,9 +39,12 @@ func (b *Broker) attach(c *conn, cleanStart bool, expiry time.Duration, never bo
 				b.endSession(e)
 			}
 			e = &entry{sess: session.New(c.clientID)}
+			if expiry > 0 || never { // it outlives the connection: keep it in the store
+				e.sess.MakeDurable(b.nextSID.Add(1), journal{b}, 1, 0, 0)
+			}
 			b.sessions.Store(c.clientID, e)
 		}
-		e.owner, c.entry = c, e
+		e.owner, c.entry, e.version = c, e, c.version
 		e.sess.SetExpiry(expiry, never)
 		// The caller attaches c to e.sess once the CONNACK is queued.
 		b.mu.Unlock()
@@ -73,19 +76,38 @@ func (b *Broker) detach(c *conn) {
 	}
 	e.owner = nil
 	e.sess.Detach(c)
-	if b.closing {
-		return // wills and expiry do not run while the broker stops
+	now := time.Now()
+	if b.closing { // wills and expiry wait for the next start
+		b.saveOffline(e, c.will, c.willDelay, now)
+		return
+	}
+	if c.will != nil && c.willDelay == 0 {
+		b.armWill(c.clientID, c.will, 0)
+		c.will = nil
+	}
+	d, never := e.sess.Expiry()
+	if !never && d == 0 {
+		if c.will != nil {
+			b.armWill(c.clientID, c.will, 0) // the session ends now, so does the delay [MQTT-3.1.2-8]
+		}
+		b.endSession(e)
+		return
 	}
 	if c.will != nil {
 		b.armWill(c.clientID, c.will, c.willDelay)
 	}
-	d, never := e.sess.Expiry()
-	switch {
-	case never:
-	case d == 0:
-		b.endSession(e)
-	default:
+	b.saveOffline(e, c.will, c.willDelay, now)
+	if !never {
 		e.expiry = time.AfterFunc(d, func() { b.expire(e) })
+	}
+}
+
+// saveOffline records that a durable session went offline, with the will
+// still waiting for its delay, so a restart resumes both clocks.
+func (b *Broker) saveOffline(e *entry, will *session.Message, delay time.Duration, since time.Time) {
+	e.offline = since
+	if err := b.saveSession(e.sess, sessionRecord(e.sess, e.version, will, delay, since), false); err != nil {
+		b.log.Error("store: recording an offline session failed", "client", e.sess.ClientID, "err", err)
 	}
 }
 
@@ -109,6 +131,7 @@ func (b *Broker) endSession(e *entry) {
 		e.expiry = nil
 	}
 	b.sessions.CompareAndDelete(id, e)
+	b.deleteSession(e.sess)
 	for filter := range e.sess.Subscriptions() {
 		b.subs.Unsubscribe(id, filter)
 	}

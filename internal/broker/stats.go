@@ -7,6 +7,8 @@ type Stats struct {
 	received atomic.Uint64 // PUBLISH packets received from clients
 	sent     atomic.Uint64 // PUBLISH packets queued to clients
 	dropped  atomic.Uint64 // messages dropped by queue limits or slow clients
+
+	commitNanos atomic.Uint64 // time spent in store commits of read batches
 }
 
 // Snapshot is a copy of the counters at one moment.

@@ -38,16 +38,20 @@ func (b *Broker) fireWill(client string, w *pendingWill) {
 	}
 	delete(b.wills, client)
 	b.publishWill(w.msg)
+	if e := b.lookup(client); e != nil && e.owner == nil {
+		b.saveOffline(e, nil, 0, e.offline) // the will is spent
+	}
 }
 
 // publishWill routes a will. Its message expiry interval starts now.
 func (b *Broker) publishWill(msg *session.Message) {
-	m := *msg
+	m := &session.Message{Topic: msg.Topic, Payload: msg.Payload, QoS: msg.QoS, Retain: msg.Retain,
+		Props: msg.Props, From: msg.From}
 	if m.Props.Has(packet.PropMessageExpiry) {
 		m.Expiry = time.Now().Add(time.Duration(m.Props.MessageExpiry) * time.Second)
 		m.Props.Clear(packet.PropMessageExpiry)
 		m.Props.MessageExpiry = 0
 	}
 	b.log.Debug("publishing will", "client", m.From, "topic", m.Topic)
-	b.publish(&m)
+	b.publishNow(m)
 }

@@ -5,6 +5,7 @@
 package session
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/packet"
@@ -26,6 +27,19 @@ type Message struct {
 	Expiry time.Time
 	// From is the publishing client id, for no-local; "" for the broker.
 	From string
+
+	enc atomic.Pointer[[]byte] // MarshalMessage of the above, made once on demand
+}
+
+// Encoded returns the message's durable encoding, made once and shared by
+// every session that stores it.
+func (m *Message) Encoded() []byte {
+	if b := m.enc.Load(); b != nil {
+		return *b
+	}
+	b := MarshalMessage(nil, m)
+	m.enc.Store(&b)
+	return b
 }
 
 // Size is what the message costs in a queue's byte budget.
@@ -61,6 +75,7 @@ type Delivery struct {
 	PacketID uint16   // assigned when it enters the inflight window
 	Dup      bool     // set on redelivery
 	Phase    Phase
+	Seq      uint64 // queue record number in a durable session; 0 when not stored
 }
 
 // Sink writes deliveries and control packets to the client's connection.

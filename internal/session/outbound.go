@@ -1,6 +1,9 @@
 package session
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Outcome says what Deliver did with a message.
 type Outcome byte
@@ -17,12 +20,19 @@ const (
 // connection, then, in the same critical section so that no new message
 // overtakes them, redelivers what was inflight and fills the window from
 // the queue. Call it once the CONNACK is queued.
-func (s *Session) Attach(sink Sink, version byte, limits Limits, now time.Time) {
+func (s *Session) Attach(sink Sink, version byte, limits Limits, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sink, s.version, s.limits = sink, version, limits
+	if s.dur != nil {
+		if err := s.loadFromStore(); err != nil {
+			s.sink = nil
+			return fmt.Errorf("load session %q: %w", s.ClientID, err)
+		}
+	}
 	s.resume()
 	s.fill(now)
+	return nil
 }
 
 // resume redelivers the inflight messages with their packet ids and DUP
@@ -41,6 +51,7 @@ func (s *Session) resume() {
 			d.Dup, d.Phase = true, AwaitAck
 			if s.sink.WritePublish(d) == ErrTooLarge {
 				s.dropped++
+				s.forget(d)
 				continue
 			}
 			sent++
@@ -60,6 +71,9 @@ func (s *Session) resume() {
 func (s *Session) Deliver(d *Delivery, now time.Time) Outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.dur != nil && d.Seq != 0 {
+		return s.deliverAdmitted(d)
+	}
 	if s.sink == nil {
 		if d.QoS == 0 && !s.limits.QueueQoS0 {
 			return Skipped
@@ -74,6 +88,26 @@ func (s *Session) Deliver(d *Delivery, now time.Time) Outcome {
 	}
 	if s.queue.len() > 0 || s.holding() || s.window() >= s.limits.Inflight {
 		return s.enqueue(d)
+	}
+	return s.send(d)
+}
+
+// deliverAdmitted completes Admit once the queue record is committed: the
+// limits were applied there and the message is on disk, so an offline
+// client needs nothing more in memory.
+func (s *Session) deliverAdmitted(d *Delivery) Outcome {
+	delete(s.dur.pending, d.Seq)
+	switch {
+	case s.sink == nil:
+		return Held
+	case d.QoS == 0:
+		out := s.write(d) // kept for an offline client, which is back
+		s.forget(d)
+		return out
+	case s.queue.len() > 0 || s.holding() || s.window() >= s.limits.Inflight:
+		d.Phase = Queued
+		s.queue.push(d)
+		return Held
 	}
 	return s.send(d)
 }
@@ -105,8 +139,16 @@ func (s *Session) write(d *Delivery) Outcome {
 func (s *Session) send(d *Delivery) Outcome {
 	d.PacketID = s.freeID()
 	d.Phase = AwaitAck
+	if s.dur != nil && d.Seq != 0 {
+		if err := s.dur.j.Sent(s.dur.sid, d, d.QoS == 2); err != nil {
+			d.PacketID, d.Phase = 0, Queued
+			s.queue.pushFront(d) // stays on disk; tried again on the next fill
+			return Held
+		}
+	}
 	if err := s.sink.WritePublish(d); err != nil {
 		s.dropped++
+		s.forget(d)
 		return Dropped
 	}
 	s.inflight = append(s.inflight, d)
@@ -127,12 +169,14 @@ func (s *Session) fill(now time.Time) {
 		}
 		s.queue.pop()
 		if d.Msg.Expired(now) {
+			s.forget(d)
 			continue
 		}
 		if d.QoS == 0 {
 			s.write(d)
-		} else {
-			s.send(d)
+			s.forget(d)
+		} else if s.send(d) == Held {
+			return // the store refused the inflight record: try later
 		}
 	}
 }
@@ -151,6 +195,7 @@ func (s *Session) resendHeld() {
 		d.Dup, d.Phase = true, AwaitAck // it went out on an earlier connection
 		if s.sink.WritePublish(d) == ErrTooLarge {
 			s.dropped++
+			s.forget(d)
 			s.removeInflight(i)
 			i--
 		}
@@ -226,6 +271,7 @@ func (s *Session) complete(id uint16, qos byte, phase Phase, now time.Time) bool
 	if i < 0 || s.inflight[i].QoS != qos || s.inflight[i].Phase != phase {
 		return false
 	}
+	s.forget(s.inflight[i])
 	s.removeInflight(i)
 	s.fill(now)
 	return true
@@ -243,11 +289,15 @@ func (s *Session) Pubrec(id uint16, failed bool, now time.Time) bool {
 	}
 	d := s.inflight[i]
 	if failed {
+		s.forget(d)
 		s.removeInflight(i)
 		s.fill(now)
 		return true
 	}
 	d.Phase = AwaitComp
+	if s.dur != nil && d.Seq != 0 {
+		s.dur.j.Released(s.dur.sid, d)
+	}
 	if s.sink != nil {
 		s.sink.WritePubrel(id)
 	}

@@ -20,6 +20,17 @@ func (q *queue) push(d *Delivery) {
 	q.bytes += int64(d.Msg.Size())
 }
 
+// pushFront puts d back at the head.
+func (q *queue) pushFront(d *Delivery) {
+	if q.n == len(q.buf) {
+		q.grow()
+	}
+	q.head = (q.head - 1 + len(q.buf)) % len(q.buf)
+	q.buf[q.head] = d
+	q.n++
+	q.bytes += int64(d.Msg.Size())
+}
+
 func (q *queue) peek() *Delivery { return q.buf[q.head] }
 
 func (q *queue) pop() *Delivery {

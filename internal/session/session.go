@@ -50,6 +50,8 @@ type Session struct {
 	inboundQoS2 map[uint16]struct{} // PUBREC sent, waiting for PUBREL
 
 	dropped uint64 // messages dropped by the queue policy, for logs and metrics
+
+	dur *durable // nil for a session kept in memory only
 }
 
 // New returns an empty session.
@@ -99,6 +101,9 @@ func (s *Session) Detach(sink Sink) bool {
 		return false
 	}
 	s.sink = nil
+	if s.dur != nil { // it is all on disk: an offline session holds no messages in memory
+		s.inflight, s.queue = nil, queue{}
+	}
 	return true
 }
 
@@ -109,6 +114,14 @@ func (s *Session) Subscribe(filter string, opts topic.Options) bool {
 	_, existed := s.subs[filter]
 	s.subs[filter] = opts
 	return existed
+}
+
+// Subscribed reports whether the session holds a subscription to filter.
+func (s *Session) Subscribed(filter string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.subs[filter]
+	return ok
 }
 
 // Unsubscribe forgets a subscription; it reports whether it existed.

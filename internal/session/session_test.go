@@ -175,16 +175,16 @@ func TestTooLargeIsDroppedNotInflight(t *testing.T) {
 
 func TestInboundQoS2(t *testing.T) {
 	s := New("c")
-	if dup, err := s.ReceiveQoS2(7, 1); dup || err != nil {
+	if dup, err := s.ReceiveQoS2(7, 1, nil); dup || err != nil {
 		t.Fatalf("first receipt: dup %v err %v", dup, err)
 	}
-	if dup, _ := s.ReceiveQoS2(7, 1); !dup {
+	if dup, _ := s.ReceiveQoS2(7, 1, nil); !dup {
 		t.Fatal("retransmission not seen as duplicate")
 	}
-	if _, err := s.ReceiveQoS2(8, 1); err != ErrReceiveMaximum {
+	if _, err := s.ReceiveQoS2(8, 1, nil); err != ErrReceiveMaximum {
 		t.Fatalf("want ErrReceiveMaximum, got %v", err)
 	}
-	if !s.ReleaseQoS2(7) || s.ReleaseQoS2(7) {
+	if !s.ReleaseQoS2(7, nil) || s.ReleaseQoS2(7, nil) {
 		t.Fatal("release should succeed once")
 	}
 }

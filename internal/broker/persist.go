@@ -1,0 +1,185 @@
+package broker
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/baram-mqtt/baram/internal/session"
+	"github.com/baram-mqtt/baram/internal/store"
+	"github.com/baram-mqtt/baram/internal/topic"
+)
+
+// stageSubscription stages a durable session's subscription record.
+func (b *Broker) stageSubscription(t *txn, s *session.Session, filter string, o *topic.Options) {
+	sid := s.SID()
+	if sid == 0 {
+		return
+	}
+	t.Stage().Put(store.SubscriptionKey(sid, filter), store.MarshalSubscription(&store.SubscriptionRecord{
+		QoS: o.QoS, NoLocal: o.NoLocal, RetainAsPublished: o.RetainAsPublished,
+		RetainHandling: o.RetainHandling, ID: o.ID,
+	}))
+}
+
+// stageUnsubscription stages the removal of a subscription record.
+func (b *Broker) stageUnsubscription(t *txn, s *session.Session, filter string) {
+	if sid := s.SID(); sid != 0 {
+		t.Stage().Delete(store.SubscriptionKey(sid, filter))
+	}
+}
+
+// stageRetain stages a retained message (or its deletion, for an empty
+// payload) and applies it to the index once t commits.
+func (b *Broker) stageRetain(msg *session.Message, t *txn) {
+	key := store.RetainedKey(msg.Topic)
+	if len(msg.Payload) == 0 {
+		t.Stage().Delete(key)
+	} else {
+		t.Stage().Put(key, msg.Encoded())
+	}
+	t.retain = append(t.retain, msg)
+}
+
+// sessionRecord is what the store keeps of a session.
+func sessionRecord(s *session.Session, version byte, will *session.Message, willDelay time.Duration, offlineSince time.Time) *store.SessionRecord {
+	d, never := s.Expiry()
+	r := &store.SessionRecord{ClientID: s.ClientID, Version: version, Expiry: uint32(d / time.Second)}
+	if never {
+		r.Expiry = store.NeverExpire
+	}
+	if !offlineSince.IsZero() {
+		r.DisconnectedAt = offlineSince.Unix()
+	}
+	if will != nil {
+		r.Will = will.Encoded()
+		r.WillDelay = uint32(willDelay / time.Second)
+	}
+	return r
+}
+
+// saveSession writes a durable session's record; synced when a client is
+// about to be told its session exists.
+func (b *Broker) saveSession(s *session.Session, rec *store.SessionRecord, sync bool) error {
+	sid := s.SID()
+	if sid == 0 {
+		return nil
+	}
+	batch := b.store.NewBatch()
+	defer batch.Close()
+	batch.Put(store.SessionIDKey(s.ClientID), store.SessionKey(sid)[1:])
+	batch.Put(store.SessionKey(sid), store.MarshalSession(rec))
+	if err := batch.Commit(sync && b.opts.Sync == SyncAlways); err != nil {
+		return fmt.Errorf("store session %q: %w", s.ClientID, err)
+	}
+	return nil
+}
+
+// deleteSession removes every record of a durable session. A lost delete
+// only brings an ended session back after a crash, so it is not synced.
+func (b *Broker) deleteSession(s *session.Session) {
+	sid := s.SID()
+	if sid == 0 {
+		return
+	}
+	batch := b.store.NewBatch()
+	defer batch.Close()
+	batch.Delete(store.SessionIDKey(s.ClientID))
+	batch.Delete(store.SessionKey(sid))
+	for _, prefix := range [][]byte{store.SubscriptionPrefix(sid), store.QueuePrefix(sid),
+		store.InflightPrefix(sid), store.InboundPrefix(sid)} {
+		batch.DeleteRange(prefix, store.PrefixEnd(prefix))
+	}
+	if err := batch.Commit(false); err != nil {
+		b.log.Error("store: deleting an ended session failed", "client", s.ClientID, "err", err)
+	}
+}
+
+// journal implements session.Journal over the broker's store.
+type journal struct{ b *Broker }
+
+// Sent implements session.Journal.
+func (j journal) Sent(sid uint64, d *session.Delivery, sync bool) error {
+	batch := j.b.store.NewBatch()
+	defer batch.Close()
+	batch.Put(store.InflightKey(sid, d.PacketID), store.MarshalInflight(&store.InflightRecord{Seq: d.Seq, Phase: byte(session.AwaitAck)}))
+	if err := batch.Commit(sync && j.b.opts.Sync == SyncAlways); err != nil {
+		j.b.log.Error("store: recording an inflight message failed; it stays queued", "err", err)
+		return err
+	}
+	return nil
+}
+
+// Released implements session.Journal. Not synced: if lost, the PUBLISH
+// is resent with DUP under the same id, which the client acknowledges
+// again without delivering twice [MQTT-4.3.3].
+func (j journal) Released(sid uint64, d *session.Delivery) {
+	j.commit(func(batch store.Batch) {
+		batch.Put(store.InflightKey(sid, d.PacketID), store.MarshalInflight(&store.InflightRecord{Seq: d.Seq, Phase: byte(session.AwaitComp)}))
+	})
+}
+
+// Done implements session.Journal. Not synced: a lost delete is a
+// redelivery, which QoS 1 allows and QoS 2's packet id state absorbs.
+func (j journal) Done(sid uint64, d *session.Delivery) {
+	j.commit(func(batch store.Batch) {
+		if d.PacketID != 0 {
+			batch.Delete(store.InflightKey(sid, d.PacketID))
+		}
+		batch.Delete(store.QueueKey(sid, d.Seq))
+	})
+}
+
+func (j journal) commit(stage func(store.Batch)) {
+	batch := j.b.store.NewBatch()
+	defer batch.Close()
+	stage(batch)
+	if err := batch.Commit(false); err != nil {
+		j.b.log.Error("store: update failed", "err", err)
+	}
+}
+
+// Load implements session.Journal.
+func (j journal) Load(sid uint64) (inflight, waiting []*session.Delivery, err error) {
+	sent := make(map[uint64]store.InflightRecord)
+	ids := make(map[uint64]uint16)
+	err = j.b.store.Scan(store.InflightPrefix(sid), nil, func(k, v []byte) error {
+		_, id, ok := store.ParseInflightKey(k)
+		r, err := store.UnmarshalInflight(v)
+		if !ok || err != nil {
+			return fmt.Errorf("inflight record %x: %v", k, err)
+		}
+		sent[r.Seq], ids[r.Seq] = *r, id
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	err = j.b.store.Scan(store.QueuePrefix(sid), nil, func(k, v []byte) error {
+		_, seq, _ := store.ParseQueueKey(k)
+		d, err := decodeQueued(seq, v)
+		if err != nil {
+			return fmt.Errorf("queue record %x: %w", k, err)
+		}
+		if r, ok := sent[seq]; ok {
+			d.PacketID, d.Phase = ids[seq], session.Phase(r.Phase)
+			inflight = append(inflight, d)
+		} else {
+			waiting = append(waiting, d)
+		}
+		return nil
+	})
+	return inflight, waiting, err
+}
+
+// decodeQueued turns a queue record into a delivery.
+func decodeQueued(seq uint64, v []byte) (*session.Delivery, error) {
+	r, err := store.UnmarshalQueue(v)
+	if err != nil {
+		return nil, err
+	}
+	m, err := session.UnmarshalMessage(r.Message)
+	if err != nil {
+		return nil, err
+	}
+	return &session.Delivery{Msg: m, QoS: r.QoS, Retain: r.Retain, SubIDs: r.SubIDs, Seq: seq, Phase: session.Queued}, nil
+}
