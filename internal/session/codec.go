@@ -2,10 +2,10 @@ package session
 
 import (
 	"bytes"
-	"slices"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/packet"

@@ -71,6 +71,14 @@ func (s *Session) SetExpiry(d time.Duration, never bool) {
 	s.mu.Unlock()
 }
 
+// SetLimits sets the queue limits of a session with no connection (after
+// recovery); a connection brings its own with Attach.
+func (s *Session) SetLimits(l Limits) {
+	s.mu.Lock()
+	s.limits = l
+	s.mu.Unlock()
+}
+
 // Expiry reports how long the session outlives its connection.
 func (s *Session) Expiry() (d time.Duration, never bool) {
 	s.mu.Lock()
