@@ -50,6 +50,10 @@ type Broker struct {
 	conns     map[*conn]struct{}        // live connections; guarded by mu
 	closing   bool                      // Shutdown has begun; guarded by mu
 	wg        sync.WaitGroup            // one per connection goroutine
+
+	stop     chan struct{} // closed by Shutdown: background loops end
+	stopOnce sync.Once
+	bg       sync.WaitGroup // background loops (syncer, sweeper)
 }
 
 // entry is the broker's record of one session.
@@ -74,11 +78,16 @@ func New(opts Options) *Broker {
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		store:     opts.Store,
+		stop:      make(chan struct{}),
 	}
 	if b.store == nil {
 		b.store = memstore.New()
 	}
 	b.subs.SetEligible(b.online)
+	if opts.Sync == SyncBatch {
+		b.startSyncer()
+	}
+	b.startSweeper()
 	return b
 }
 
@@ -192,14 +201,17 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() { b.wg.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		for _, c := range conns {
 			c.nc.Close()
 		}
 		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	b.stopOnce.Do(func() { close(b.stop) })
+	b.bg.Wait()
+	return err
 }

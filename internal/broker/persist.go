@@ -183,3 +183,36 @@ func decodeQueued(seq uint64, v []byte) (*session.Delivery, error) {
 	}
 	return &session.Delivery{Msg: m, QoS: r.QoS, Retain: r.Retain, SubIDs: r.SubIDs, Seq: seq, Phase: session.Queued}, nil
 }
+
+// Expire implements session.Journal. Messages already sent (inflight)
+// are kept: their delivery has begun and must be completed.
+func (j journal) Expire(sid uint64, now time.Time) (n int, bytes int64) {
+	sent := make(map[uint64]bool)
+	j.b.store.Scan(store.InflightPrefix(sid), nil, func(_, v []byte) error {
+		if r, err := store.UnmarshalInflight(v); err == nil {
+			sent[r.Seq] = true
+		}
+		return nil
+	})
+	batch := j.b.store.NewBatch()
+	defer batch.Close()
+	err := j.b.store.Scan(store.QueuePrefix(sid), nil, func(k, v []byte) error {
+		_, seq, _ := store.ParseQueueKey(k)
+		d, err := decodeQueued(seq, v)
+		if err != nil || sent[seq] || !d.Msg.Expired(now) {
+			return nil // unreadable records are for check to report
+		}
+		batch.Delete(k)
+		n++
+		bytes += int64(d.Msg.Size())
+		return nil
+	})
+	if err == nil {
+		err = batch.Commit(false)
+	}
+	if err != nil {
+		j.b.log.Error("store: sweeping expired messages failed", "err", err)
+		return 0, 0
+	}
+	return n, bytes
+}

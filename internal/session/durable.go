@@ -2,6 +2,7 @@ package session
 
 import (
 	"errors"
+	"time"
 
 	"github.com/baram-mqtt/baram/internal/store"
 )
@@ -17,6 +18,9 @@ type Journal interface {
 	Released(sid uint64, d *Delivery)
 	// Done deletes a message that was acknowledged, expired or dropped.
 	Done(sid uint64, d *Delivery)
+	// Expire deletes the session's queued messages that expired by now,
+	// returning how many and their bytes.
+	Expire(sid uint64, now time.Time) (n int, bytes int64)
 	// Load reads what a session holds on disk: inflight messages (with
 	// packet id and phase) and waiting ones, each in sequence order.
 	Load(sid uint64) (inflight, waiting []*Delivery, err error)
@@ -131,4 +135,19 @@ func (s *Session) loadFromStore() error {
 		}
 	}
 	return nil
+}
+
+// SweepExpired deletes the expired messages an offline durable session
+// holds on disk and returns how many. An online session is left alone:
+// its window skips expired messages as it fills.
+func (s *Session) SweepExpired(now time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dur == nil || s.sink != nil {
+		return 0
+	}
+	n, bytes := s.dur.j.Expire(s.dur.sid, now)
+	s.dur.stored -= n
+	s.dur.storedBytes -= bytes
+	return n
 }
