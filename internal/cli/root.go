@@ -1,5 +1,5 @@
 // Package cli is baram's command line: the cobra commands behind the baram
-// binary (serve, version) and the exit status they end with. It reads
+// binary (serve, store check, store dump, version) and the exit status they end with. It reads
 // settings through package config and runs package broker; nothing
 // imports it but cmd/baram.
 package cli
@@ -51,7 +51,8 @@ func NewRootCommand() *cobra.Command {
 		Long: "baram is an MQTT 3.1.1 and 5.0 broker.\n\n" +
 			"Start it with 'baram serve'; by default it listens on localhost only\n" +
 			"(127.0.0.1:1883 and [::1]:1883) and admits anonymous clients there.",
-		Example:       "  baram serve\n  baram serve --listen 0.0.0.0:1883 --allow-anonymous\n  baram serve --config /etc/baram/baram.yaml",
+		Example: "  baram serve\n  baram serve --listen 0.0.0.0:1883 --allow-anonymous\n" +
+			"  baram serve --config /etc/baram/baram.yaml\n  baram store check --data-dir ./data",
 		Version:       Version,
 		Args:          noArgs,
 		SilenceErrors: true, // Execute prints them
@@ -63,7 +64,7 @@ func NewRootCommand() *cobra.Command {
 	root.SetVersionTemplate(versionString() + "\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.HiddenDefaultCmd = true
-	root.AddCommand(newServeCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newStoreCommand(), newVersionCommand())
 	return root
 }
 

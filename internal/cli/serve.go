@@ -30,6 +30,7 @@ type serveFlags struct {
 	logLevel       string
 	logFormat      string
 	allowAnonymous bool
+	store          storeFlags
 }
 
 // newServeCommand returns the "serve" command.
@@ -42,7 +43,9 @@ func newServeCommand() *cobra.Command {
 			"Settings come from the defaults, then --config FILE, then the other flags.\n" +
 			"Without listeners it listens on 127.0.0.1:1883 and [::1]:1883. Unless\n" +
 			"auth.allow_anonymous or --allow-anonymous says otherwise, clients without\n" +
-			"a username are admitted only when every listener is on a loopback address.",
+			"a username are admitted only when every listener is on a loopback address.\n\n" +
+			"Sessions, queues and retained messages are kept in --data-dir (./data);\n" +
+			"--store memory keeps them in memory only, so a restart loses them.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.load(cmd.Flags().Changed)
@@ -64,6 +67,7 @@ func (f *serveFlags) bind(cmd *cobra.Command) {
 	fs.StringVar(&f.logLevel, "log-level", "", "log `LEVEL`: debug, info, warn or error (default info)")
 	fs.StringVar(&f.logFormat, "log-format", "", "log `FORMAT`: text or json (default text)")
 	fs.BoolVar(&f.allowAnonymous, "allow-anonymous", false, "admit clients without a username; --allow-anonymous=false refuses them\n(when not given: only if every listener is on a loopback address)")
+	f.store.bind(cmd)
 }
 
 // load returns the settings: Default, then the config file, then the
@@ -101,6 +105,9 @@ func (f *serveFlags) load(changed func(name string) bool) (config.Config, error)
 	if changed("allow-anonymous") {
 		cfg.Auth.AllowAnonymous = &f.allowAnonymous
 	}
+	if err := f.store.apply(&cfg, changed); err != nil {
+		return config.Config{}, err
+	}
 	if err := cfg.Validate(); err != nil {
 		if f.configFile != "" {
 			return config.Config{}, fmt.Errorf("config %s: %w", f.configFile, err)
@@ -112,7 +119,9 @@ func (f *serveFlags) load(changed func(name string) bool) (config.Config, error)
 
 // serve runs a broker configured by cfg on listeners opened with
 // listenFn until ctx is cancelled, SIGINT or SIGTERM arrives or a
-// listener fails, then shuts it down. It logs to stderr.
+// listener fails, then shuts it down. It logs to stderr. The store is
+// opened first, so that a locked or damaged data directory stops it
+// before it listens, and closed once the broker has shut down.
 func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn listenFunc) error {
 	logger, err := newLogger(stderr, cfg.Log)
 	if err != nil {
@@ -121,12 +130,19 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	listeners, isDefault := cfg.EffectiveListeners()
-	lns, err := openListeners(listeners, isDefault, listenFn, logger)
+	st, err := openStore(cfg.Store, logger)
 	if err != nil {
 		return err
 	}
-	b := broker.New(cfg.BrokerOptions(logger))
+	listeners, isDefault := cfg.EffectiveListeners()
+	lns, err := openListeners(listeners, isDefault, listenFn, logger)
+	if err != nil {
+		closeStore(st, logger)
+		return err
+	}
+	opts := cfg.BrokerOptions(logger)
+	opts.Store = st
+	b := broker.New(opts)
 	errc := make(chan error, len(lns)) // never blocks a Serve goroutine
 	var wg sync.WaitGroup
 	for _, ln := range lns {
@@ -158,6 +174,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 	for err := range errc { // expected while stopping: Close makes Accept fail
 		logger.Debug("listener stopped", "err", err)
 	}
+	closeStore(st, logger)
 	if err := errors.Join(serveErr, shutErr); err != nil {
 		return err
 	}
@@ -165,8 +182,8 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 	return nil
 }
 
-// logStartup logs where the broker listens and warns about risky or
-// useless authentication settings.
+// logStartup logs where the broker listens and where it keeps its
+// state, and warns about risky or useless authentication settings.
 func logStartup(logger *slog.Logger, cfg *config.Config, lns []openListener) {
 	urls := make([]string, len(lns))
 	public := false
@@ -176,11 +193,16 @@ func logStartup(logger *slog.Logger, cfg *config.Config, lns []openListener) {
 		public = public || !config.IsLoopback(addr)
 	}
 	anon := cfg.AnonymousAllowed()
-	logger.Info("baram listening",
-		"listeners", strings.Join(urls, ", "),
-		"anonymous", anon,
+	attrs := []any{"listeners", strings.Join(urls, ", "), "anonymous", anon, "store", describeStore(cfg.Store)}
+	if cfg.Store.Type != config.StoreMemory {
+		attrs = append(attrs, "sync", cfg.Store.Sync)
+		if cfg.Store.Sync == config.SyncBatch {
+			attrs = append(attrs, "sync_interval", cfg.Store.SyncInterval.String())
+		}
+	}
+	logger.Info("baram listening", append(attrs,
 		"hint", "change with --listen or --config FILE",
-		"version", Version)
+		"version", Version)...)
 	switch {
 	case !anon: // no users can be configured yet
 		logger.Warn("anonymous clients are refused and no users are configured, so no client can connect",

@@ -49,8 +49,10 @@ type server struct {
 var listeningRE = regexp.MustCompile(`baram listening"[ ,]"?listeners"?[=:]"?mqtt://([^ ,"]+)`) // text or json
 
 // startServe runs "baram serve args..." and waits for its startup line.
+// The store is in a temporary directory unless args say otherwise.
 func startServe(t *testing.T, args ...string) *server {
 	t.Helper()
+	args = append([]string{"--data-dir", filepath.Join(t.TempDir(), "data")}, args...)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{cancel: cancel, done: make(chan int, 1), stderr: new(syncBuffer)}
 	go func() {
@@ -139,7 +141,7 @@ func TestServePortBusy(t *testing.T) {
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
-	code, _, errOut := run(t, "serve", "--listen", "127.0.0.1:0", "--listen", addr)
+	code, _, errOut := run(t, "serve", "--store", "memory", "--listen", "127.0.0.1:0", "--listen", addr)
 	want := fmt.Sprintf("baram: listen %s: address already in use\n", addr)
 	if code != ExitError || errOut != want {
 		t.Errorf("serve on a busy port = %d, %q; want %d, %q", code, errOut, ExitError, want)

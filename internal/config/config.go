@@ -27,6 +27,8 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// Sessions tune persistent sessions.
 	Sessions Sessions `yaml:"sessions"`
+	// Store is where sessions, queues and retained messages are kept.
+	Store Store `yaml:"store"`
 	// Log configures the process log.
 	Log Log `yaml:"log"`
 }
@@ -85,6 +87,22 @@ type Sessions struct {
 	QueueQoS0 bool `yaml:"queue_qos0"`
 }
 
+// Store holds the embedded store settings.
+type Store struct {
+	// Type is the engine: auto (what the directory holds, else the
+	// platform default: pebble on 64-bit, bolt on 32-bit), pebble, bolt,
+	// or memory (nothing survives a restart).
+	Type string `yaml:"type"`
+	// Dir is the data directory; unused with type memory.
+	Dir string `yaml:"dir"`
+	// Sync is when stored messages reach stable storage: always (before
+	// every acknowledgement), batch (every SyncInterval) or none (when
+	// the operating system decides).
+	Sync string `yaml:"sync"`
+	// SyncInterval is how often sync: batch syncs.
+	SyncInterval Duration `yaml:"sync_interval"`
+}
+
 // Log configures the process log.
 type Log struct {
 	// Level is the least severe level written: debug, info, warn or error.
@@ -99,6 +117,21 @@ const (
 	ProtocolMQTTS = "mqtts"
 	ProtocolWS    = "ws"
 	ProtocolWSS   = "wss"
+)
+
+// Engines of Store.Type; they are the names package store/open accepts.
+const (
+	StoreAuto   = "auto"
+	StorePebble = "pebble"
+	StoreBolt   = "bolt"
+	StoreMemory = "memory"
+)
+
+// Words of Store.Sync.
+const (
+	SyncAlways = "always"
+	SyncBatch  = "batch"
+	SyncNone   = "none"
 )
 
 // MaxPacketSizeLimit is the largest packet MQTT can describe: the
@@ -120,7 +153,13 @@ func Default() Config {
 			MaxTopicAlias:     64,
 		},
 		Sessions: Sessions{Expiry: 0, QueueQoS0: false},
-		Log:      Log{Level: "info", Format: "text"},
+		Store: Store{
+			Type:         StoreAuto,
+			Dir:          "./data",
+			Sync:         SyncAlways,
+			SyncInterval: Duration(100 * time.Millisecond),
+		},
+		Log: Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -174,13 +213,38 @@ func (l Log) SlogLevel() (slog.Level, error) {
 	return 0, fmt.Errorf("%q is not one of debug, info, warn, error", l.Level)
 }
 
+// SyncMode returns the broker's sync mode named by s.Sync.
+func (s Store) SyncMode() (broker.SyncMode, error) {
+	switch s.Sync {
+	case SyncAlways:
+		return broker.SyncAlways, nil
+	case SyncBatch:
+		return broker.SyncBatch, nil
+	case SyncNone:
+		return broker.SyncNone, nil
+	}
+	return 0, fmt.Errorf("%q is not one of always, batch, none", s.Sync)
+}
+
+// CheckStoreType reports whether t is a known store engine: auto,
+// pebble, bolt or memory.
+func CheckStoreType(t string) error {
+	switch t {
+	case StoreAuto, StorePebble, StoreBolt, StoreMemory:
+		return nil
+	}
+	return fmt.Errorf("%q is not one of auto, pebble, bolt, memory", t)
+}
+
 // BrokerOptions maps c to the broker's options, with logger as the
 // broker's logger. c must have passed Validate, which guarantees that
 // every value fits its option. Options that have no setting yet
 // (WriteTimeout, MaxOutboundBytes, Users) are left zero for the broker's
-// defaults.
+// defaults. Store is left nil: the caller opens the store that c.Store
+// describes and sets it.
 func (c *Config) BrokerOptions(logger *slog.Logger) broker.Options {
 	l := c.Limits
+	sync, _ := c.Store.SyncMode() // Validate checked it
 	return broker.Options{
 		Logger:            logger,
 		AllowAnonymous:    c.AnonymousAllowed(),
@@ -194,5 +258,7 @@ func (c *Config) BrokerOptions(logger *slog.Logger) broker.Options {
 		ConnectTimeout:    time.Duration(l.ConnectTimeout),
 		SessionExpiry:     time.Duration(c.Sessions.Expiry),
 		MaxTopicAlias:     uint16(l.MaxTopicAlias),
+		Sync:              sync,
+		SyncInterval:      time.Duration(c.Store.SyncInterval),
 	}
 }

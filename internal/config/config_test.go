@@ -65,6 +65,8 @@ func TestBrokerOptions(t *testing.T) {
 		KeepAliveMax:      65535,
 		ConnectTimeout:    10 * time.Second,
 		MaxTopicAlias:     64,
+		Sync:              broker.SyncAlways,
+		SyncInterval:      100 * time.Millisecond,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Default().BrokerOptions:\n got %+v\nwant %+v", got, want)
@@ -88,6 +90,8 @@ func TestBrokerOptions(t *testing.T) {
 		ConnectTimeout:    5 * time.Second,
 		SessionExpiry:     168 * time.Hour,
 		MaxTopicAlias:     16,
+		Sync:              broker.SyncBatch,
+		SyncInterval:      250 * time.Millisecond,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("BrokerOptions of testdata/baram.yaml:\n got %+v\nwant %+v", got, want)
@@ -102,6 +106,19 @@ func TestBrokerOptionsMatchBrokerDefaults(t *testing.T) {
 		got.MaxQueuedMessages != d.MaxQueuedMessages || got.KeepAliveMax != d.KeepAliveMax ||
 		got.ConnectTimeout != d.ConnectTimeout || got.MaxTopicAlias != d.MaxTopicAlias {
 		t.Errorf("config defaults %+v differ from broker.Defaults %+v", got, d)
+	}
+}
+
+func TestStoreSyncMode(t *testing.T) {
+	for in, want := range map[string]broker.SyncMode{
+		"always": broker.SyncAlways, "batch": broker.SyncBatch, "none": broker.SyncNone,
+	} {
+		if got, err := (Store{Sync: in}).SyncMode(); err != nil || got != want {
+			t.Errorf("SyncMode(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := (Store{Sync: "Always"}).SyncMode(); err == nil {
+		t.Error(`SyncMode("Always") succeeded`)
 	}
 }
 

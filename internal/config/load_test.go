@@ -34,6 +34,7 @@ func TestLoadExampleFile(t *testing.T) {
 			MaxTopicAlias:     16,
 		},
 		Sessions: Sessions{Expiry: Duration(168 * time.Hour), QueueQoS0: true},
+		Store:    Store{Type: "bolt", Dir: "/var/lib/baram", Sync: "batch", SyncInterval: Duration(250 * time.Millisecond)},
 		Log:      Log{Level: "debug", Format: "json"},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -94,6 +95,7 @@ func TestParse(t *testing.T) {
 		{"protocol lowercased and filled in", "listeners:\n  - protocol: MQTT\n    address: a:1\n  - address: b:2\n",
 			func(c *Config) { c.Listeners = []Listener{{"mqtt", "a:1"}, {"mqtt", "b:2"}} }},
 		{"empty listener list", "listeners: []\n", func(c *Config) { c.Listeners = []Listener{} }},
+		{"store", "store:\n  type: memory\n  sync: none\n", func(c *Config) { c.Store.Type, c.Store.Sync = "memory", "none" }},
 		{"anchors and aliases", "limits:\n  max_inflight: &n 77\n  max_queued_messages: *n\n",
 			func(c *Config) { c.Limits.MaxInflight, c.Limits.MaxQueuedMessages = 77, 77 }},
 	}
@@ -119,17 +121,21 @@ func TestParseErrors(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"unknown top-level key", "log:\n  level: info\nfoo: 1\n",
-			`line 3: unknown key "foo" (known keys: listeners, auth, limits, sessions, log)`},
+			`line 3: unknown key "foo" (known keys: listeners, auth, limits, sessions, store, log)`},
 		{"unknown key in a listener", "listeners:\n  - address: a:1\n  - adress: b:2\n",
 			`line 3: unknown key "adress" in listeners[1] (known keys: protocol, address)`},
 		{"unknown key in sessions", "sessions:\n  expire: 1h\n",
 			`line 2: unknown key "expire" in sessions (known keys: expiry, queue_qos0)`},
+		{"unknown key in store", "store:\n  data_dir: /tmp\n",
+			`line 2: unknown key "data_dir" in store (known keys: type, dir, sync, sync_interval)`},
+		{"bare sync interval", "store:\n  sync_interval: 100\n",
+			`line 2: store.sync_interval: bare number 100 has no unit; write "100s" for seconds: expected a duration such as "10s", "1m30s" or "24h" (units ns, us, ms, s, m, h)`},
 		{"key set twice", "limits:\n  max_inflight: 1\n  max_inflight: 2\n",
 			`line 3: limits.max_inflight is set twice (first on line 2)`},
 		{"section set twice", "log:\n  level: info\nlog:\n  level: debug\n",
 			`line 3: log is set twice (first on line 1)`},
 		{"merge key", "base: &b\n  level: info\n",
-			`line 1: unknown key "base" (known keys: listeners, auth, limits, sessions, log)`},
+			`line 1: unknown key "base" (known keys: listeners, auth, limits, sessions, store, log)`},
 		{"merge key in section", "log:\n  <<: {level: info}\n",
 			`line 2: merge keys (<<) are not supported in log`},
 		{"not an integer", "limits:\n  max_inflight: lots\n",

@@ -65,6 +65,18 @@ func (c *Config) Validate() error {
 	if c.Sessions.Expiry < 0 {
 		add("sessions.expiry", "%s is negative; use 0 for sessions that never expire", c.Sessions.Expiry)
 	}
+	if err := CheckStoreType(c.Store.Type); err != nil {
+		errs = append(errs, fmt.Errorf("store.type: %w", err))
+	}
+	if c.Store.Dir == "" && c.Store.Type != StoreMemory {
+		add("store.dir", "empty; name the data directory (default ./data), or set store.type: memory")
+	}
+	if _, err := c.Store.SyncMode(); err != nil {
+		errs = append(errs, fmt.Errorf("store.sync: %w", err))
+	}
+	if c.Store.SyncInterval <= 0 {
+		add("store.sync_interval", "%s must be positive", c.Store.SyncInterval)
+	}
 	if _, err := c.Log.SlogLevel(); err != nil {
 		errs = append(errs, fmt.Errorf("log.level: %w", err))
 	}
