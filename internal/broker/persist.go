@@ -109,13 +109,18 @@ func (j journal) Sent(sid uint64, d *session.Delivery, sync bool) error {
 	return nil
 }
 
-// Released implements session.Journal. Not synced: if lost, the PUBLISH
-// is resent with DUP under the same id, which the client acknowledges
-// again without delivering twice [MQTT-4.3.3].
-func (j journal) Released(sid uint64, d *session.Delivery) {
-	j.commit(func(batch store.Batch) {
-		batch.Put(store.InflightKey(sid, d.PacketID), store.MarshalInflight(&store.InflightRecord{Seq: d.Seq, Phase: byte(session.AwaitComp)}))
-	})
+// Released implements session.Journal. Synced before the PUBREL goes
+// out: a client that answered PUBCOMP has freed the packet id, so a
+// PUBLISH resent after a crash under that id would be a second delivery.
+func (j journal) Released(sid uint64, d *session.Delivery) error {
+	batch := j.b.store.NewBatch()
+	defer batch.Close()
+	batch.Put(store.InflightKey(sid, d.PacketID), store.MarshalInflight(&store.InflightRecord{Seq: d.Seq, Phase: byte(session.AwaitComp)}))
+	if err := batch.Commit(j.b.opts.Sync == SyncAlways); err != nil {
+		j.b.log.Error("store: recording a PUBREC failed; no PUBREL until the client repeats it", "err", err)
+		return err
+	}
+	return nil
 }
 
 // Done implements session.Journal. Not synced: a lost delete is a

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 func Open(opts Options) (*Broker, error) {
 	b := New(opts)
 	if err := b.recover(); err != nil {
+		b.Shutdown(context.Background()) // ends the background loops and any timers armed so far
 		return nil, err
 	}
 	return b, nil

@@ -52,6 +52,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "--log-level", "loud"}, `baram: --log-level: "loud" is not one of debug, info, warn, error`},
 		{[]string{"serve", "--log-format", "xml"}, `baram: --log-format: "xml" is not one of text, json`},
 		{[]string{"serve", "--allow-anonymous=maybe"}, `baram: invalid argument "maybe" for "--allow-anonymous" flag`},
+		{[]string{"serve", "--store", "rocks"}, `baram: --store: "rocks" is not one of auto, pebble, bolt, memory`},
+		{[]string{"serve", "--data-dir="}, `baram: --data-dir: empty; name a directory`},
 	}
 	for _, tt := range tests {
 		code, _, errOut := run(t, tt.args...)
@@ -69,7 +71,14 @@ func TestFlagsOverrideFile(t *testing.T) {
 	}{
 		{"file only", []string{"--config", "testdata/serve.yaml"}, func(c config.Config) bool {
 			return len(c.Listeners) == 1 && c.Listeners[0].Address == "0.0.0.0:1883" &&
-				*c.Auth.AllowAnonymous && c.Limits.MaxInflight == 50 && c.Log == config.Log{Level: "debug", Format: "json"}
+				*c.Auth.AllowAnonymous && c.Limits.MaxInflight == 50 && c.Log == config.Log{Level: "debug", Format: "json"} &&
+				c.Store.Type == "pebble" && c.Store.Dir == "/var/lib/baram" && c.Store.Sync == "none"
+		}},
+		{"store flags win", []string{"--config", "testdata/serve.yaml", "--data-dir", "/tmp/b", "--store", "bolt"}, func(c config.Config) bool {
+			return c.Store.Type == "bolt" && c.Store.Dir == "/tmp/b" && c.Store.Sync == "none"
+		}},
+		{"store defaults", nil, func(c config.Config) bool {
+			return c.Store == config.Default().Store && c.Store.Dir == "./data" && c.Store.Type == "auto"
 		}},
 		{"flags win", []string{"--config", "testdata/serve.yaml", "--listen", "127.0.0.1:1999", "--listen", "mqtt://[::1]:1999",
 			"--log-level", "warn", "--log-format", "text", "--allow-anonymous=false"}, func(c config.Config) bool {

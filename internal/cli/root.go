@@ -1,6 +1,7 @@
 // Package cli is baram's command line: the cobra commands behind the baram
-// binary (serve, store check, store dump, version) and the exit status they end with. It reads
-// settings through package config and runs package broker; nothing
+// binary (serve, store check, store dump, version) and the exit status
+// they end with. It reads settings through package config, runs package
+// broker and inspects the store with package storeinspect; nothing
 // imports it but cmd/baram.
 package cli
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/baram-mqtt/baram/internal/broker"
 	"github.com/baram-mqtt/baram/internal/config"
+	"github.com/baram-mqtt/baram/internal/store"
 )
 
 // shutdownTimeout bounds the graceful shutdown after a signal.
@@ -130,19 +131,10 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	st, err := openStore(cfg.Store, logger)
+	st, lns, b, err := start(cfg, logger, listenFn)
 	if err != nil {
 		return err
 	}
-	listeners, isDefault := cfg.EffectiveListeners()
-	lns, err := openListeners(listeners, isDefault, listenFn, logger)
-	if err != nil {
-		closeStore(st, logger)
-		return err
-	}
-	opts := cfg.BrokerOptions(logger)
-	opts.Store = st
-	b := broker.New(opts)
 	errc := make(chan error, len(lns)) // never blocks a Serve goroutine
 	var wg sync.WaitGroup
 	for _, ln := range lns {
@@ -180,6 +172,30 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 	}
 	logger.Info("baram stopped")
 	return nil
+}
+
+// start opens the store, then the listeners, then recovers the broker's
+// state from the store; on error it closes what it opened.
+func start(cfg *config.Config, logger *slog.Logger, listenFn listenFunc) (store.Store, []openListener, *broker.Broker, error) {
+	st, err := openStore(cfg.Store, logger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	listeners, isDefault := cfg.EffectiveListeners()
+	lns, err := openListeners(listeners, isDefault, listenFn, logger)
+	if err != nil {
+		closeStore(st, logger)
+		return nil, nil, nil, err
+	}
+	opts := cfg.BrokerOptions(logger)
+	opts.Store = st
+	b, err := broker.Open(opts)
+	if err != nil {
+		closeListeners(lns)
+		closeStore(st, logger)
+		return nil, nil, nil, fmt.Errorf("store %s: %w (run 'baram store check' to list what is damaged)", describeStore(cfg.Store), err)
+	}
+	return st, lns, b, nil
 }
 
 // logStartup logs where the broker listens and where it keeps its

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -49,10 +50,12 @@ type server struct {
 var listeningRE = regexp.MustCompile(`baram listening"[ ,]"?listeners"?[=:]"?mqtt://([^ ,"]+)`) // text or json
 
 // startServe runs "baram serve args..." and waits for its startup line.
-// The store is in a temporary directory unless args say otherwise.
+// The store is in a temporary directory unless args choose it.
 func startServe(t *testing.T, args ...string) *server {
 	t.Helper()
-	args = append([]string{"--data-dir", filepath.Join(t.TempDir(), "data")}, args...)
+	if !slices.ContainsFunc(args, func(a string) bool { return a == "--data-dir" || a == "--store" || a == "--config" }) {
+		args = append([]string{"--data-dir", filepath.Join(t.TempDir(), "data")}, args...)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{cancel: cancel, done: make(chan int, 1), stderr: new(syncBuffer)}
 	go func() {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/broker"
+	"github.com/baram-mqtt/baram/internal/store/open"
 )
 
 func TestEffectiveListeners(t *testing.T) {
@@ -119,6 +120,13 @@ func TestStoreSyncMode(t *testing.T) {
 	}
 	if _, err := (Store{Sync: "Always"}).SyncMode(); err == nil {
 		t.Error(`SyncMode("Always") succeeded`)
+	}
+}
+
+func TestStoreTypesAreOpens(t *testing.T) {
+	// Validate accepts exactly the engines that open.Open does.
+	if StoreAuto != open.Auto || StorePebble != open.Pebble || StoreBolt != open.Bolt || StoreMemory != open.Memory {
+		t.Error("config's store types differ from package open's")
 	}
 }
 

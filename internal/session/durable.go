@@ -14,8 +14,9 @@ type Journal interface {
 	// a first QoS 2 send it must be on stable storage before returning,
 	// or a restart could deliver it twice under another id.
 	Sent(sid uint64, d *Delivery, sync bool) error
-	// Released records that the PUBREC for d arrived.
-	Released(sid uint64, d *Delivery)
+	// Released records that the PUBREC for d arrived, on stable storage
+	// before the PUBREL goes out.
+	Released(sid uint64, d *Delivery) error
 	// Done deletes a message that was acknowledged, expired or dropped.
 	Done(sid uint64, d *Delivery)
 	// Expire deletes the session's queued messages that expired by now,

@@ -294,10 +294,12 @@ func (s *Session) Pubrec(id uint16, failed bool, now time.Time) bool {
 		s.fill(now)
 		return true
 	}
-	d.Phase = AwaitComp
 	if s.dur != nil && d.Seq != 0 {
-		s.dur.j.Released(s.dur.sid, d)
+		if err := s.dur.j.Released(s.dur.sid, d); err != nil {
+			return true // still awaiting PUBREC: a repeated one retries
+		}
 	}
+	d.Phase = AwaitComp
 	if s.sink != nil {
 		s.sink.WritePubrel(id)
 	}
