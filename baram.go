@@ -1,7 +1,7 @@
 // Package baram embeds the baram MQTT broker in a Go program: start it,
 // give it listeners, and publish and subscribe in process.
 //
-//	b := baram.New(baram.Options{AllowAnonymous: true})
+//	b, err := baram.New(baram.Options{AllowAnonymous: true, DataDir: "./data"})
 //	addr, _ := b.Listen("127.0.0.1:1883")
 //	defer b.Close(context.Background())
 //
@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/broker"
+	"github.com/baram-mqtt/baram/internal/store"
+	"github.com/baram-mqtt/baram/internal/store/open"
 )
 
 // Options configure an embedded broker. Zero fields take safe defaults.
@@ -39,12 +41,17 @@ type Options struct {
 	// SessionExpiry caps how long offline sessions are kept; 0 keeps 3.1.1
 	// persistent sessions until they are cleaned.
 	SessionExpiry time.Duration
+	// DataDir, when set, keeps sessions, queues and retained messages in an
+	// embedded store there, recovered by the next New on the same
+	// directory; empty keeps them in memory.
+	DataDir string
 }
 
 // Broker is an embedded MQTT broker.
 type Broker struct {
-	core *broker.Broker
-	wg   sync.WaitGroup // one per Serve goroutine
+	core  *broker.Broker
+	store store.Store    // opened by New for Options.DataDir; closed by Close
+	wg    sync.WaitGroup // one per Serve goroutine
 }
 
 // Message is what an in-process subscriber receives.
@@ -54,8 +61,9 @@ type Message struct {
 	Retained bool   // a retained message sent because of the subscription
 }
 
-// New returns a broker that serves no listener yet.
-func New(o Options) *Broker {
+// New returns a broker that serves no listener yet, with the state stored
+// in o.DataDir recovered.
+func New(o Options) (*Broker, error) {
 	opts := broker.Defaults
 	opts.Logger = o.Logger
 	opts.AllowAnonymous = o.AllowAnonymous
@@ -70,7 +78,23 @@ func New(o Options) *Broker {
 		opts.MaxQueuedMessages = o.MaxQueuedMessages
 	}
 	opts.SessionExpiry = o.SessionExpiry
-	return &Broker{core: broker.New(opts)}
+	b := &Broker{}
+	if o.DataDir != "" {
+		st, err := open.Open(open.Auto, o.DataDir, open.Options{Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		b.store, opts.Store = st, st
+	}
+	core, err := broker.Open(opts)
+	if err != nil {
+		if b.store != nil {
+			b.store.Close()
+		}
+		return nil, err
+	}
+	b.core = core
+	return b, nil
 }
 
 // Listen opens a TCP listener on address (host:port; port 0 picks one) and
@@ -116,5 +140,10 @@ func (b *Broker) Subscribe(filter string, fn func(Message)) (unsubscribe func(),
 func (b *Broker) Close(ctx context.Context) error {
 	err := b.core.Shutdown(ctx)
 	b.wg.Wait()
+	if b.store != nil {
+		if cerr := b.store.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close store: %w", cerr)
+		}
+	}
 	return err
 }

@@ -12,7 +12,10 @@ import (
 // Embed a broker, subscribe in process, and see a message a network client
 // publishes.
 func Example() {
-	b := baram.New(baram.Options{AllowAnonymous: true})
+	b, err := baram.New(baram.Options{AllowAnonymous: true})
+	if err != nil {
+		panic(err)
+	}
 	defer b.Close(context.Background())
 	addr, err := b.Listen("127.0.0.1:0")
 	if err != nil {
