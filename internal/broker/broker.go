@@ -63,6 +63,9 @@ type entry struct {
 	expiry  *time.Timer // ends the offline session; guarded by Broker.mu
 	version byte        // protocol level of the last connection; guarded by Broker.mu
 	offline time.Time   // when the last connection ended; guarded by Broker.mu
+	// username the session's client authenticated as; written under
+	// Broker.mu, read by the publish path only through session ACL checks.
+	username string
 }
 
 // New returns a broker configured by opts.

@@ -31,6 +31,7 @@ type conn struct {
 	// Set while handling CONNECT by the reader, read-only afterwards.
 	version   byte
 	clientID  string
+	username  string // authenticated username; "" for anonymous
 	entry     *entry
 	keepAlive time.Duration
 	peer      clientLimits // what the client announced it accepts

@@ -32,7 +32,7 @@ func (c *conn) handleConnect(p *packet.Connect) error {
 	present := c.b.attach(c, p.CleanStart, expiry, never)
 	// A durable session, and the will that must fire if we crash, are
 	// stored before the client hears its session exists.
-	rec := sessionRecord(c.entry.sess, c.version, c.will, c.willDelay, time.Time{})
+	rec := sessionRecord(c.entry, c.will, c.willDelay, time.Time{})
 	if err := c.b.saveSession(c.entry.sess, rec, true); err != nil {
 		c.log.Error("connection refused: session could not be stored", "err", err)
 		c.writePacket(&packet.Connack{ReasonCode: packet.ServerUnavailable})
@@ -109,6 +109,7 @@ func (c *conn) authenticate(p *packet.Connect) (packet.ReasonCode, string) {
 	if !ok || !p.HasPassword || !equalConstantTime(want, string(p.Password)) {
 		return packet.BadUserNameOrPassword, "bad username or password"
 	}
+	c.username = p.Username
 	return packet.Success, ""
 }
 

@@ -41,9 +41,11 @@ func (b *Broker) stageRetain(msg *session.Message, t *txn) {
 }
 
 // sessionRecord is what the store keeps of a session.
-func sessionRecord(s *session.Session, version byte, will *session.Message, willDelay time.Duration, offlineSince time.Time) *store.SessionRecord {
-	d, never := s.Expiry()
-	r := &store.SessionRecord{ClientID: s.ClientID, Version: version, Expiry: uint32(d / time.Second)}
+// Called under Broker.mu or before the entry is shared.
+func sessionRecord(e *entry, will *session.Message, willDelay time.Duration, offlineSince time.Time) *store.SessionRecord {
+	d, never := e.sess.Expiry()
+	r := &store.SessionRecord{ClientID: e.sess.ClientID, Version: e.version, Username: e.username,
+		Expiry: uint32(d / time.Second)}
 	if never {
 		r.Expiry = store.NeverExpire
 	}

@@ -104,7 +104,7 @@ func (b *Broker) loadSessions(queues map[uint64]*queueStats) (map[uint64]*entry,
 			return fmt.Errorf("recover: session record %x: %v", k, err)
 		}
 		maxSID = max(maxSID, sid)
-		e := &entry{sess: session.New(r.ClientID), version: r.Version, offline: now}
+		e := &entry{sess: session.New(r.ClientID), version: r.Version, offline: now, username: r.Username}
 		if r.DisconnectedAt != 0 {
 			e.offline = time.Unix(r.DisconnectedAt, 0)
 		}

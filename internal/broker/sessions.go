@@ -44,7 +44,7 @@ func (b *Broker) attach(c *conn, cleanStart bool, expiry time.Duration, never bo
 			}
 			b.sessions.Store(c.clientID, e)
 		}
-		e.owner, c.entry, e.version = c, e, c.version
+		e.owner, c.entry, e.version, e.username = c, e, c.version, c.username
 		e.sess.SetExpiry(expiry, never)
 		// The caller attaches c to e.sess once the CONNACK is queued.
 		b.mu.Unlock()
@@ -106,7 +106,7 @@ func (b *Broker) detach(c *conn) {
 // still waiting for its delay, so a restart resumes both clocks.
 func (b *Broker) saveOffline(e *entry, will *session.Message, delay time.Duration, since time.Time) {
 	e.offline = since
-	if err := b.saveSession(e.sess, sessionRecord(e.sess, e.version, will, delay, since), false); err != nil {
+	if err := b.saveSession(e.sess, sessionRecord(e, will, delay, since), false); err != nil {
 		b.log.Error("store: recording an offline session failed", "client", e.sess.ClientID, "err", err)
 	}
 }

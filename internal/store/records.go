@@ -23,6 +23,9 @@ type SessionRecord struct {
 	DisconnectedAt int64
 	WillDelay      uint32 // seconds
 	Will           []byte // encoded will message; nil when there is none
+	// Username is who the client authenticated as, for access checks on
+	// messages queued while it is offline; "" for anonymous.
+	Username string
 }
 
 // NeverExpire is SessionRecord.Expiry for a session that never expires.
@@ -61,7 +64,8 @@ func MarshalSession(r *SessionRecord) []byte {
 	b = binary.BigEndian.AppendUint32(b, r.Expiry)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.DisconnectedAt))
 	b = binary.BigEndian.AppendUint32(b, r.WillDelay)
-	return appendBytes(b, r.Will)
+	b = appendBytes(b, r.Will)
+	return appendString(b, r.Username)
 }
 
 // UnmarshalSession decodes a session record.
@@ -74,6 +78,7 @@ func UnmarshalSession(b []byte) (*SessionRecord, error) {
 	r.DisconnectedAt = int64(d.uint64())
 	r.WillDelay = d.uint32()
 	r.Will = d.bytes()
+	r.Username = d.string()
 	return r, d.done("session")
 }
 
