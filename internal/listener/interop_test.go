@@ -1,0 +1,95 @@
+package listener
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// mosquittoPub returns the path of mosquitto_pub, skipping the test when
+// it is missing unless BARAM_REQUIRE_INTEROP is set.
+func mosquittoPub(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("mosquitto_pub")
+	if err != nil {
+		if os.Getenv("BARAM_REQUIRE_INTEROP") != "" {
+			t.Fatalf("BARAM_REQUIRE_INTEROP is set and mosquitto_pub is missing: %v", err)
+		}
+		t.Skip("mosquitto_pub is not installed")
+	}
+	return path
+}
+
+// TestOpenSSLClient handshakes with mosquitto_pub (OpenSSL), which must
+// send its certificate although the server names no acceptable CAs. It
+// checks the TLS side only: the verdict, the identity, and that the
+// first byte after the handshake is an MQTT CONNECT.
+func TestOpenSSLClient(t *testing.T) {
+	pub := mosquittoPub(t)
+	p := newPKI(t)
+	alice := p.ca.issue(t, certOpts{cn: "alice"})
+	mallory := p.ca.issue(t, certOpts{cn: "mallory"})
+	cfg := p.cfg
+	cfg.RequireClientCert = true
+	cfg.CRL = writeFile(t, p.dir, "crl.pem", p.ca.crl(t, mallory.cert))
+	tl := newTLS(t, cfg, testLogger(t))
+	ln, err := Listen(t.Context(), "tcp", "127.0.0.1:0", tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+
+	for _, tt := range []struct {
+		client *testCert
+		want   string // "" accepts; otherwise in the server's error
+	}{{alice, ""}, {mallory, "revoked"}} {
+		name := tt.client.cert.Subject.CommonName
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), ioTimeout)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, pub, "-h", "127.0.0.1", "-p", port, "-i", name, "-t", "t", "-m", "x",
+				"--cafile", p.cfg.ClientCA,
+				"--cert", writeFile(t, p.dir, name+".pem", tt.client.certPEM),
+				"--key", writeFile(t, p.dir, name+".key", tt.client.keyPEM))
+			var out strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = cmd.Wait() }() // it fails: the server closes without CONNACK
+			defer cancel()
+
+			c, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			tc := c.(*tls.Conn)
+			tc.SetDeadline(time.Now().Add(ioTimeout))
+			first := make([]byte, 1)
+			_, err = tc.Read(first) // handshakes
+			if tt.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("server: %v, want an error with %q", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("server: %v; mosquitto_pub: %s", err, out.String())
+			}
+			if first[0] != 0x10 {
+				t.Errorf("first byte %#x, want CONNECT (0x10)", first[0])
+			}
+			if got := Identity(tc.ConnectionState(), IdentityCN); got != name {
+				t.Errorf("identity %q, want %q", got, name)
+			}
+		})
+	}
+}

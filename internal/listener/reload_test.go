@@ -1,0 +1,126 @@
+package listener
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+// noPoll is a PollInterval that leaves reloading to Reload.
+const noPoll = -1
+
+// TestReloadCert serves a certificate replaced on disk to the next
+// connection after Reload.
+func TestReloadCert(t *testing.T) {
+	p := newPKI(t)
+	cfg := p.cfg
+	cfg.PollInterval = noPoll
+	s := serve(t, cfg, testLogger(t))
+	if got := s.servedSerial(t, p.clientConfig()); got != p.server.cert.SerialNumber.String() {
+		t.Fatalf("served serial %s, want %s", got, p.server.cert.SerialNumber)
+	}
+	renewed := p.ca.issue(t, certOpts{cn: "localhost", dns: []string{"localhost"}})
+	writeFile(t, p.dir, "server.pem", renewed.certPEM)
+	writeFile(t, p.dir, "server.key", renewed.keyPEM)
+	if err := s.tls.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.servedSerial(t, p.clientConfig()); got != renewed.cert.SerialNumber.String() {
+		t.Fatalf("after Reload, served serial %s, want %s", got, renewed.cert.SerialNumber)
+	}
+}
+
+// TestPollReloadsCert notices a certificate replaced on disk by itself.
+func TestPollReloadsCert(t *testing.T) {
+	p := newPKI(t)
+	cfg := p.cfg
+	cfg.PollInterval = 20 * time.Millisecond
+	s := serve(t, cfg, testLogger(t))
+	renewed := p.ca.issue(t, certOpts{cn: "localhost", dns: []string{"localhost"}})
+	writeFile(t, p.dir, "server.key", renewed.keyPEM)
+	writeFile(t, p.dir, "server.pem", renewed.certPEM)
+	eventually(t, "the renewed certificate", func() bool {
+		return s.servedSerial(t, p.clientConfig()) == renewed.cert.SerialNumber.String()
+	})
+}
+
+// TestReloadClientCA trusts a new client CA after Reload, and no longer
+// the old one.
+func TestReloadClientCA(t *testing.T) {
+	p := newPKI(t)
+	cfg := p.cfg
+	cfg.RequireClientCert = true
+	cfg.PollInterval = noPoll
+	s := serve(t, cfg, testLogger(t))
+	oldClient := p.clientConfig(keyPair(t, p.ca.issue(t, certOpts{cn: "old"})))
+	newClient := p.clientConfig(keyPair(t, p.other.issue(t, certOpts{cn: "new"})))
+	s.mustAccept(t, oldClient)
+	s.mustRefuse(t, newClient, "unknown CA")
+
+	writeFile(t, p.dir, "ca.pem", p.other.pem)
+	if err := s.tls.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	s.mustAccept(t, newClient)
+	s.mustRefuse(t, oldClient, "unknown CA")
+}
+
+// TestReloadCRL refuses a client once an updated CRL revokes it, also when
+// the client resumes an earlier TLS session.
+func TestReloadCRL(t *testing.T) {
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(tls.VersionName(v), func(t *testing.T) {
+			p := newPKI(t)
+			alice := p.ca.issue(t, certOpts{cn: "alice"})
+			cfg := p.cfg
+			cfg.CRL = writeFile(t, p.dir, "crl.pem", p.ca.crl(t))
+			cfg.PollInterval = noPoll
+			s := serve(t, cfg, testLogger(t))
+			cc := p.clientConfig(keyPair(t, alice))
+			cc.MaxVersion = v
+			cc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+			s.mustAccept(t, cc)
+			if cs, _ := s.mustAccept(t, cc); !cs.DidResume {
+				t.Fatal("the second connection did not resume; the test proves nothing")
+			}
+
+			writeFile(t, p.dir, "crl.pem", p.ca.crl(t, alice.cert))
+			if err := s.tls.Reload(); err != nil {
+				t.Fatal(err)
+			}
+			s.mustRefuse(t, cc, "revoked")
+		})
+	}
+}
+
+// TestReloadBrokenKeepsOld keeps serving the old certificate when the new
+// file is broken: Reload returns the error, and the poller logs it.
+func TestReloadBrokenKeepsOld(t *testing.T) {
+	p := newPKI(t)
+	var logs logBuffer
+	cfg := p.cfg
+	cfg.PollInterval = 20 * time.Millisecond
+	s := serve(t, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	want := p.server.cert.SerialNumber.String()
+
+	writeFile(t, p.dir, "server.pem", []byte("-----BEGIN CERTIFICATE-----\ntruncated"))
+	if err := s.tls.Reload(); err == nil {
+		t.Fatal("Reload of a broken certificate succeeded")
+	}
+	if got := s.servedSerial(t, p.clientConfig()); got != want {
+		t.Fatalf("served serial %s after a failed Reload, want the old %s", got, want)
+	}
+
+	// A change the poller sees: a key that does not match the certificate.
+	writeFile(t, p.dir, "server.key", p.ca.issue(t, certOpts{}).keyPEM)
+	writeFile(t, p.dir, "server.pem", p.server.certPEM)
+	eventually(t, "the poller's error", func() bool { return logs.contains("private key does not match") })
+	if got := s.servedSerial(t, p.clientConfig()); got != want {
+		t.Fatalf("served serial %s after a failed poll, want the old %s", got, want)
+	}
+
+	// Fixing the files recovers without a restart.
+	writeFile(t, p.dir, "server.key", p.server.keyPEM)
+	eventually(t, "the reload", func() bool { return logs.contains("TLS certificates reloaded") })
+}
