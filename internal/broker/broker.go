@@ -63,9 +63,6 @@ type entry struct {
 	expiry  *time.Timer // ends the offline session; guarded by Broker.mu
 	version byte        // protocol level of the last connection; guarded by Broker.mu
 	offline time.Time   // when the last connection ended; guarded by Broker.mu
-	// username the session's client authenticated as; written under
-	// Broker.mu, read by the publish path only through session ACL checks.
-	username string
 }
 
 // New returns a broker configured by opts.
@@ -112,6 +109,11 @@ func (b *Broker) lookup(client string) *entry {
 // Serve accepts connections from ln until ln fails or Shutdown is called;
 // it returns nil after Shutdown. It may be called for several listeners.
 func (b *Broker) Serve(ln net.Listener) error {
+	return b.ServeListener(ln, ListenerOptions{Name: ln.Addr().String()})
+}
+
+// ServeListener is Serve with what the listener adds to its connections.
+func (b *Broker) ServeListener(ln net.Listener, lo ListenerOptions) error {
 	b.mu.Lock()
 	if b.closing {
 		b.mu.Unlock()
@@ -141,13 +143,13 @@ func (b *Broker) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
-		b.startConn(nc)
+		b.startConn(nc, lo)
 	}
 }
 
 // startConn runs a connection goroutine for nc, owned by b.wg.
-func (b *Broker) startConn(nc net.Conn) {
-	c := newConn(b, nc)
+func (b *Broker) startConn(nc net.Conn, lo ListenerOptions) {
+	c := newConn(b, nc, lo)
 	b.mu.Lock()
 	if b.closing {
 		b.mu.Unlock()

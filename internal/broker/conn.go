@@ -29,12 +29,14 @@ type conn struct {
 	log *slog.Logger
 
 	// Set while handling CONNECT by the reader, read-only afterwards.
-	version   byte
-	clientID  string
-	username  string // authenticated username; "" for anonymous
-	entry     *entry
-	keepAlive time.Duration
-	peer      clientLimits // what the client announced it accepts
+	version     byte
+	clientID    string
+	username    string // authenticated username
+	hasUsername bool   // false for anonymous clients
+	entry       *entry
+	keepAlive   time.Duration
+	peer        clientLimits // what the client announced it accepts
+	lo          ListenerOptions
 
 	// Owned by the reader goroutine.
 	rbuf      []byte
@@ -66,7 +68,7 @@ type clientLimits struct {
 	problemInfo bool   // reason strings and user properties allowed on errors
 }
 
-func newConn(b *Broker, nc net.Conn) *conn {
+func newConn(b *Broker, nc net.Conn, lo ListenerOptions) *conn {
 	return &conn{
 		b:       b,
 		nc:      nc,
@@ -78,6 +80,7 @@ func newConn(b *Broker, nc net.Conn) *conn {
 		done:    make(chan struct{}),
 		peer:    clientLimits{problemInfo: true},
 		tx:      b.newTxn(),
+		lo:      lo,
 	}
 }
 
@@ -110,6 +113,8 @@ func (c *conn) reportEnd(err error) {
 		c.log.Debug("client disconnected")
 	case errors.Is(err, errKicked), errors.Is(err, errWriterGone):
 		c.log.Debug("client disconnected by server")
+	case isClientCertError(err):
+		c.log.Info("TLS handshake refused", "err", err)
 	case errors.As(err, new(storeError)):
 		c.log.Error("closing connection: its messages could not be stored and were not acknowledged", "err", err)
 		if c.version == packet.V5 && c.entry != nil {

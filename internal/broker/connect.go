@@ -90,29 +90,6 @@ func (c *conn) admit(p *packet.Connect, ack *packet.Connack) (packet.ReasonCode,
 	return packet.Success, ""
 }
 
-// authenticate checks the username and password.
-func (c *conn) authenticate(p *packet.Connect) (packet.ReasonCode, string) {
-	o := &c.b.opts
-	if !p.HasUsername {
-		if o.AllowAnonymous {
-			return packet.Success, ""
-		}
-		return packet.NotAuthorized, "anonymous clients are not allowed"
-	}
-	if o.Users == nil {
-		if o.AllowAnonymous {
-			return packet.Success, ""
-		}
-		return packet.BadUserNameOrPassword, "no users are configured"
-	}
-	want, ok := o.Users[p.Username]
-	if !ok || !p.HasPassword || !equalConstantTime(want, string(p.Password)) {
-		return packet.BadUserNameOrPassword, "bad username or password"
-	}
-	c.username = p.Username
-	return packet.Success, ""
-}
-
 // assignClientID gives a client with an empty client id one of its own
 // where the protocol allows it [MQTT-3.1.3-6], [MQTT-3.1.3-8].
 func (c *conn) assignClientID(p *packet.Connect, ack *packet.Connack) (packet.ReasonCode, string) {

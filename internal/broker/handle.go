@@ -199,6 +199,12 @@ func (c *conn) checkFilter(sub packet.Subscription) (packet.ReasonCode, error) {
 	if _, _, shared := topic.ParseShared(sub.Filter); shared && sub.NoLocal {
 		return 0, packet.Errorf(packet.ProtocolError, "no-local on shared subscription %q", sub.Filter)
 	}
+	if !c.maySubscribe(sub.Filter) {
+		if c.version == packet.V5 {
+			return packet.NotAuthorized, nil
+		}
+		return packet.SubackFailure, nil
+	}
 	return packet.Success, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/baram-mqtt/baram/internal/acl"
+	"github.com/baram-mqtt/baram/internal/auth"
 	"github.com/baram-mqtt/baram/internal/store"
 )
 
@@ -53,6 +55,15 @@ type Options struct {
 	// beyond it QoS 0 messages to the client are dropped and the broker
 	// stops reading from it until it catches up.
 	MaxOutboundBytes int
+
+	// Authenticator decides CONNECTs before the anonymous and Users
+	// rules; its Ignore falls through to them. nil: only those rules.
+	Authenticator auth.Authenticator
+	// AuthTimeout bounds one Authenticate call; default 10s.
+	AuthTimeout time.Duration
+	// ACL returns the access rules in force (reloadable); nil or a nil
+	// result allows everything.
+	ACL func() *acl.ACL
 
 	// Store keeps sessions, queues and retained messages; nil keeps them
 	// in memory only (a memstore). The broker does not close it.
@@ -110,6 +121,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = Defaults.WriteTimeout
+	}
+	if o.AuthTimeout == 0 {
+		o.AuthTimeout = 10 * time.Second
 	}
 	if o.MaxOutboundBytes == 0 {
 		o.MaxOutboundBytes = Defaults.MaxOutboundBytes

@@ -44,7 +44,7 @@ func (b *Broker) stageRetain(msg *session.Message, t *txn) {
 // Called under Broker.mu or before the entry is shared.
 func sessionRecord(e *entry, will *session.Message, willDelay time.Duration, offlineSince time.Time) *store.SessionRecord {
 	d, never := e.sess.Expiry()
-	r := &store.SessionRecord{ClientID: e.sess.ClientID, Version: e.version, Username: e.username,
+	r := &store.SessionRecord{ClientID: e.sess.ClientID, Version: e.version, Username: e.sess.Username(),
 		Expiry: uint32(d / time.Second)}
 	if never {
 		r.Expiry = store.NeverExpire

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/baram-mqtt/baram/internal/acl"
 	"github.com/baram-mqtt/baram/internal/packet"
 	"github.com/baram-mqtt/baram/internal/session"
 	"github.com/baram-mqtt/baram/internal/store"
@@ -27,6 +28,15 @@ func (c *conn) handlePublish(h packet.FixedHeader, body []byte) error {
 		return err
 	}
 	c.b.stats.received.Add(1)
+	if !c.mayPublish(p.Topic) {
+		// v5 says why [MQTT-3.3.4-?]; 3.x has no way to, so the message is
+		// acknowledged and dropped, as Mosquitto does.
+		code := packet.NotAuthorized
+		if c.version != packet.V5 {
+			code = packet.Success
+		}
+		return c.ackPublish(p, code)
+	}
 	if p.Props.PayloadFormat == 1 && !utf8.Valid(p.Payload) {
 		c.log.Info("publish refused: payload is not the UTF-8 it claims", "topic", p.Topic)
 		return c.ackPublish(p, packet.PayloadFormatInvalid)
@@ -224,6 +234,12 @@ func (b *Broker) deliver(subs []topic.Matched, msg *session.Message, t *txn) boo
 	e := b.lookup(client)
 	if !wanted || e == nil {
 		return false
+	}
+	if r := b.rules(); r != nil {
+		user := e.sess.Username()
+		if !r.CanReceive(acl.Client{Username: user, HasUsername: user != "", ClientID: client}, msg.Topic) {
+			return false
+		}
 	}
 	if e.sess.Admit(d, t) == session.Dropped {
 		b.account(e.sess, session.Dropped)

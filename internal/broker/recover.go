@@ -104,7 +104,7 @@ func (b *Broker) loadSessions(queues map[uint64]*queueStats) (map[uint64]*entry,
 			return fmt.Errorf("recover: session record %x: %v", k, err)
 		}
 		maxSID = max(maxSID, sid)
-		e := &entry{sess: session.New(r.ClientID), version: r.Version, offline: now, username: r.Username}
+		e := &entry{sess: session.New(r.ClientID), version: r.Version, offline: now}
 		if r.DisconnectedAt != 0 {
 			e.offline = time.Unix(r.DisconnectedAt, 0)
 		}
@@ -115,6 +115,7 @@ func (b *Broker) loadSessions(queues map[uint64]*queueStats) (map[uint64]*entry,
 		e.sess.MakeDurable(sid, journal{b}, q.next, q.count, q.bytes)
 		e.sess.SetExpiry(time.Duration(r.Expiry)*time.Second, r.Expiry == store.NeverExpire)
 		e.sess.SetLimits(b.offlineLimits())
+		e.sess.SetUsername(r.Username)
 		bySID[sid], records[sid] = e, r
 		b.sessions.Store(r.ClientID, e)
 		return nil

@@ -44,8 +44,9 @@ func (b *Broker) attach(c *conn, cleanStart bool, expiry time.Duration, never bo
 			}
 			b.sessions.Store(c.clientID, e)
 		}
-		e.owner, c.entry, e.version, e.username = c, e, c.version, c.username
+		e.owner, c.entry, e.version = c, e, c.version
 		e.sess.SetExpiry(expiry, never)
+		e.sess.SetUsername(c.username)
 		// The caller attaches c to e.sess once the CONNACK is queued.
 		b.mu.Unlock()
 		return present

@@ -52,6 +52,22 @@ type Session struct {
 	dropped uint64 // messages dropped by the queue policy, for logs and metrics
 
 	dur *durable // nil for a session kept in memory only
+
+	username string // who the client authenticated as, for access checks
+}
+
+// SetUsername records who the client authenticated as.
+func (s *Session) SetUsername(u string) {
+	s.mu.Lock()
+	s.username = u
+	s.mu.Unlock()
+}
+
+// Username reports who the client authenticated as; "" for anonymous.
+func (s *Session) Username() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.username
 }
 
 // New returns an empty session.

@@ -1,0 +1,131 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+
+	"github.com/baram-mqtt/baram/internal/acl"
+	"github.com/baram-mqtt/baram/internal/auth"
+	"github.com/baram-mqtt/baram/internal/listener"
+	"github.com/baram-mqtt/baram/internal/packet"
+)
+
+// ListenerOptions are what a listener adds to the connections it accepts.
+type ListenerOptions struct {
+	// Name identifies the listener in logs and to authenticators.
+	Name string
+	// IdentityAsUsername takes the username from the verified client
+	// certificate (cn, san_dns, san_email or subject), as Mosquitto's
+	// use_identity_as_username: such a client needs no password.
+	IdentityAsUsername string
+}
+
+// authenticate decides whether the client may connect and who it is: a
+// certificate identity first, then the Authenticator, then the anonymous
+// and Users rules.
+func (c *conn) authenticate(p *packet.Connect) (packet.ReasonCode, string) {
+	if id := c.certIdentity(); id != "" {
+		c.username, c.hasUsername = id, true
+		return packet.Success, ""
+	}
+	if a := c.b.opts.Authenticator; a != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), c.b.opts.AuthTimeout)
+		defer cancel()
+		req := &auth.Request{ClientID: p.ClientID, Username: p.Username, HasUsername: p.HasUsername,
+			Password: p.Password, HasPassword: p.HasPassword, Remote: c.nc.RemoteAddr().String(), Listener: c.lo.Name}
+		d, err := a.Authenticate(ctx, req)
+		switch d {
+		case auth.Allow:
+			c.username, c.hasUsername = p.Username, p.HasUsername
+			return packet.Success, ""
+		case auth.Deny:
+			reason := "bad username or password"
+			if err != nil {
+				reason = "authentication failed: " + err.Error()
+			}
+			if !p.HasUsername {
+				return packet.NotAuthorized, reason
+			}
+			return packet.BadUserNameOrPassword, reason
+		}
+	}
+	return c.authenticateLocal(p)
+}
+
+// authenticateLocal applies AllowAnonymous and the Users map.
+func (c *conn) authenticateLocal(p *packet.Connect) (packet.ReasonCode, string) {
+	o := &c.b.opts
+	if !p.HasUsername {
+		if o.AllowAnonymous {
+			return packet.Success, ""
+		}
+		return packet.NotAuthorized, "anonymous clients are not allowed"
+	}
+	if o.Users == nil {
+		if o.AllowAnonymous {
+			c.username, c.hasUsername = p.Username, true
+			return packet.Success, ""
+		}
+		return packet.BadUserNameOrPassword, "unknown user"
+	}
+	want, ok := o.Users[p.Username]
+	if !ok || !p.HasPassword || !equalConstantTime(want, string(p.Password)) {
+		return packet.BadUserNameOrPassword, "bad username or password"
+	}
+	c.username, c.hasUsername = p.Username, true
+	return packet.Success, ""
+}
+
+// certIdentity is the username a verified client certificate gives, or "".
+func (c *conn) certIdentity() string {
+	if c.lo.IdentityAsUsername == "" {
+		return ""
+	}
+	tc, ok := c.nc.(interface{ ConnectionState() tls.ConnectionState })
+	if !ok {
+		return ""
+	}
+	return listener.Identity(tc.ConnectionState(), c.lo.IdentityAsUsername)
+}
+
+// rules returns the ACL in force, or nil when everything is allowed.
+func (b *Broker) rules() *acl.ACL {
+	if b.opts.ACL == nil {
+		return nil
+	}
+	return b.opts.ACL()
+}
+
+// aclClient describes the connection's client to the ACL.
+func (c *conn) aclClient() acl.Client {
+	return acl.Client{Username: c.username, HasUsername: c.hasUsername, ClientID: c.clientID}
+}
+
+// mayPublish checks the ACL for an inbound PUBLISH.
+func (c *conn) mayPublish(topic string) bool {
+	r := c.b.rules()
+	if r == nil || r.CanPublish(c.aclClient(), topic) {
+		return true
+	}
+	c.log.Info("publish denied by ACL", "topic", topic, "username", c.username)
+	return false
+}
+
+// maySubscribe checks the ACL for one SUBSCRIBE filter.
+func (c *conn) maySubscribe(filter string) bool {
+	r := c.b.rules()
+	if r == nil || r.CanSubscribe(c.aclClient(), filter) {
+		return true
+	}
+	c.log.Info("subscription denied by ACL", "filter", filter, "username", c.username)
+	return false
+}
+
+// isClientCertError reports a TLS handshake that refused the client's
+// certificate.
+func isClientCertError(err error) bool {
+	var opErr *net.OpError
+	return errors.Is(err, listener.ErrClientCert) || (errors.As(err, &opErr) && errors.Is(opErr.Err, listener.ErrClientCert))
+}
