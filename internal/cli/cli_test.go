@@ -48,7 +48,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "extra"}, `baram: unknown command "extra" for "baram serve"`},
 		{[]string{"version", "--bogus"}, "baram: unknown flag: --bogus\nRun 'baram version --help' for usage."},
 		{[]string{"serve", "--listen", "1883"}, `baram: --listen: "1883" is not host:port`},
-		{[]string{"serve", "--listen", "wss://:8884"}, `baram: --listen: "wss" is not supported yet; use mqtt`},
+		{[]string{"serve", "--listen", "wss://:8884"}, `baram: --listen: "wss" is not supported yet; use mqtt or mqtts`},
 		{[]string{"serve", "--log-level", "loud"}, `baram: --log-level: "loud" is not one of debug, info, warn, error`},
 		{[]string{"serve", "--log-format", "xml"}, `baram: --log-format: "xml" is not one of text, json`},
 		{[]string{"serve", "--allow-anonymous=maybe"}, `baram: invalid argument "maybe" for "--allow-anonymous" flag`},

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,25 +11,54 @@ import (
 	"syscall"
 
 	"github.com/baram-mqtt/baram/internal/config"
+	"github.com/baram-mqtt/baram/internal/listener"
 )
 
-// listenFunc opens a listener; net.Listen in production, a fake in tests.
-type listenFunc func(network, address string) (net.Listener, error)
+// listenFunc opens a listener, serving TLS with tlsCfg when it is not
+// nil; listener.Listen in production, a fake in tests.
+type listenFunc func(ctx context.Context, network, address string, tlsCfg *listener.TLS) (net.Listener, error)
 
 // openListener is a listener with the protocol it serves.
 type openListener struct {
 	net.Listener
 	protocol string
+	// tls is the certificate setup of an mqtts listener; nil for mqtt.
+	tls *listener.TLS
+	// identity is its tls.identity_as_username, "" for none.
+	identity string
+}
+
+// url names ln in logs: its protocol and bound address, as in
+// "mqtts://127.0.0.1:8883".
+func (ln openListener) url() string {
+	return ln.protocol + "://" + ln.Addr().String()
 }
 
 // openListeners opens every listener in ls, or none: on error it closes
-// the ones already open. When ls are the default listeners (isDefault),
-// an IPv6 address that the machine cannot bind because it has no IPv6 is
-// skipped with a warning.
-func openListeners(ls []config.Listener, isDefault bool, listen listenFunc, logger *slog.Logger) ([]openListener, error) {
+// the ones already open. The TLS setup of an mqtts listener checks its
+// files for changes until ctx is done. When ls are the default listeners
+// (isDefault), an IPv6 address that the machine cannot bind because it
+// has no IPv6 is skipped with a warning.
+func openListeners(ctx context.Context, ls []config.Listener, isDefault bool, listen listenFunc, logger *slog.Logger) ([]openListener, error) {
 	var lns []openListener
-	for _, l := range ls {
-		ln, err := listen("tcp", l.Address)
+	for i, l := range ls {
+		var tlsCfg *listener.TLS
+		identity := ""
+		if l.Protocol == config.ProtocolMQTTS {
+			if l.TLS == nil { // Validate refuses this
+				closeListeners(lns)
+				return nil, fmt.Errorf("listeners[%d].tls: missing", i)
+			}
+			var err error
+			tlsCfg, err = listener.NewTLS(ctx, l.TLS.ListenerConfig(), logger.With("listener", "mqtts://"+l.Address))
+			if err != nil {
+				closeListeners(lns)
+				// err starts with "tls: " and names the setting and file.
+				return nil, fmt.Errorf("listeners[%d].%w", i, err)
+			}
+			identity = l.TLS.IdentityAsUsername
+		}
+		ln, err := listen(ctx, "tcp", l.Address, tlsCfg)
 		if err != nil {
 			if isDefault && ipv6Unavailable(l.Address, err) {
 				logger.Warn("IPv6 is unavailable; not listening on it", "address", l.Address, "err", err)
@@ -37,7 +67,7 @@ func openListeners(ls []config.Listener, isDefault bool, listen listenFunc, logg
 			closeListeners(lns)
 			return nil, listenError(l.Address, err)
 		}
-		lns = append(lns, openListener{ln, l.Protocol})
+		lns = append(lns, openListener{ln, l.Protocol, tlsCfg, identity})
 	}
 	if len(lns) == 0 {
 		return nil, errors.New("no listener could be opened")

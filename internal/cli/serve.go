@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/baram-mqtt/baram/internal/broker"
 	"github.com/baram-mqtt/baram/internal/config"
+	"github.com/baram-mqtt/baram/internal/listener"
 	"github.com/baram-mqtt/baram/internal/store"
 )
 
@@ -31,6 +32,8 @@ type serveFlags struct {
 	logLevel       string
 	logFormat      string
 	allowAnonymous bool
+	tlsCert        string
+	tlsKey         string
 	store          storeFlags
 }
 
@@ -45,6 +48,9 @@ func newServeCommand() *cobra.Command {
 			"Without listeners it listens on 127.0.0.1:1883 and [::1]:1883. Unless\n" +
 			"auth.allow_anonymous or --allow-anonymous says otherwise, clients without\n" +
 			"a username are admitted only when every listener is on a loopback address.\n\n" +
+			"An mqtts (TLS) listener needs a certificate and key: --tls-cert and --tls-key\n" +
+			"with --listen mqtts://host:port, or a tls block in the config file. Their\n" +
+			"files are reloaded when they change and on SIGHUP.\n\n" +
 			"Sessions, queues and retained messages are kept in --data-dir (./data);\n" +
 			"--store memory keeps them in memory only, so a restart loses them.",
 		Args: noArgs,
@@ -53,7 +59,7 @@ func newServeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), &cfg, cmd.ErrOrStderr(), net.Listen)
+			return serve(cmd.Context(), &cfg, cmd.ErrOrStderr(), listener.Listen)
 		},
 	}
 	f.bind(cmd)
@@ -64,10 +70,12 @@ func newServeCommand() *cobra.Command {
 func (f *serveFlags) bind(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.configFile, "config", "", "read settings from the YAML `FILE`")
-	fs.StringArrayVar(&f.listen, "listen", nil, "accept clients on `ADDR`, host:port or mqtt://host:port; repeat for\nseveral; replaces the listeners of the config file")
+	fs.StringArrayVar(&f.listen, "listen", nil, "accept clients on `ADDR`, host:port, mqtt://host:port or mqtts://host:port\n(with --tls-cert and --tls-key); repeat for several; replaces the listeners\nof the config file")
 	fs.StringVar(&f.logLevel, "log-level", "", "log `LEVEL`: debug, info, warn or error (default info)")
 	fs.StringVar(&f.logFormat, "log-format", "", "log `FORMAT`: text or json (default text)")
 	fs.BoolVar(&f.allowAnonymous, "allow-anonymous", false, "admit clients without a username; --allow-anonymous=false refuses them\n(when not given: only if every listener is on a loopback address)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "the certificate chain of the mqtts listeners given with --listen, a PEM `FILE`")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "the private key of --tls-cert, a PEM `FILE`")
 	f.store.bind(cmd)
 }
 
@@ -88,7 +96,19 @@ func (f *serveFlags) load(changed func(name string) bool) (config.Config, error)
 			if err != nil {
 				return config.Config{}, usageError{fmt.Errorf("--listen: %w", err)}
 			}
+			if l.Protocol == config.ProtocolMQTTS {
+				if l.TLS, err = f.listenTLS(s); err != nil {
+					return config.Config{}, err
+				}
+			}
 			cfg.Listeners = append(cfg.Listeners, l)
+		}
+	}
+	if changed("tls-cert") || changed("tls-key") {
+		isMQTTS := func(l config.Listener) bool { return l.Protocol == config.ProtocolMQTTS }
+		if !changed("listen") || !slices.ContainsFunc(cfg.Listeners, isMQTTS) {
+			return config.Config{}, usageError{errors.New("--tls-cert and --tls-key are for --listen mqtts://host:port; " +
+				"in a config file a listener's certificate is tls.cert and tls.key")}
 		}
 	}
 	if changed("log-level") {
@@ -109,20 +129,45 @@ func (f *serveFlags) load(changed func(name string) bool) (config.Config, error)
 	if err := f.store.apply(&cfg, changed); err != nil {
 		return config.Config{}, err
 	}
-	if err := cfg.Validate(); err != nil {
-		if f.configFile != "" {
-			return config.Config{}, fmt.Errorf("config %s: %w", f.configFile, err)
+	for _, check := range []func() error{cfg.Validate, cfg.CheckFiles} {
+		if err := check(); err != nil {
+			if f.configFile != "" {
+				return config.Config{}, fmt.Errorf("config %s: %w", f.configFile, err)
+			}
+			return config.Config{}, fmt.Errorf("invalid settings: %w", err)
 		}
-		return config.Config{}, fmt.Errorf("invalid settings: %w", err)
 	}
 	return cfg, nil
+}
+
+// listenTLS returns the TLS settings of the mqtts listener given as
+// --listen s: --tls-cert and --tls-key, which must both be given and
+// readable.
+func (f *serveFlags) listenTLS(s string) (*config.TLS, error) {
+	switch {
+	case f.tlsCert == "" && f.tlsKey == "":
+		return nil, usageError{fmt.Errorf("--listen %s: an mqtts listener needs a certificate and its key: "+
+			"add --tls-cert FILE and --tls-key FILE, or declare the listener with a tls block in --config FILE", s)}
+	case f.tlsKey == "":
+		return nil, usageError{fmt.Errorf("--tls-key: missing; --listen %s needs the private key of --tls-cert", s)}
+	case f.tlsCert == "":
+		return nil, usageError{fmt.Errorf("--tls-cert: missing; --listen %s needs the certificate of --tls-key", s)}
+	}
+	if err := config.CheckReadable(f.tlsCert); err != nil {
+		return nil, fmt.Errorf("--tls-cert: %w", err)
+	}
+	if err := config.CheckReadable(f.tlsKey); err != nil {
+		return nil, fmt.Errorf("--tls-key: %w", err)
+	}
+	return &config.TLS{Cert: f.tlsCert, Key: f.tlsKey}, nil
 }
 
 // serve runs a broker configured by cfg on listeners opened with
 // listenFn until ctx is cancelled, SIGINT or SIGTERM arrives or a
 // listener fails, then shuts it down. It logs to stderr. The store is
 // opened first, so that a locked or damaged data directory stops it
-// before it listens, and closed once the broker has shut down.
+// before it listens, and closed once the broker has shut down. SIGHUP
+// reloads what can be reloaded (see reloadAll) until shutdown starts.
 func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn listenFunc) error {
 	logger, err := newLogger(stderr, cfg.Log)
 	if err != nil {
@@ -130,16 +175,28 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Caught from the start, so that an early SIGHUP does not kill the
+	// process; it is handled once the listeners are open.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	// runCtx ends the TLS file pollers and the SIGHUP goroutine.
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
 
-	st, lns, b, err := start(cfg, logger, listenFn)
+	st, lns, b, err := start(runCtx, cfg, logger, listenFn)
 	if err != nil {
 		return err
 	}
+	var reloadWG sync.WaitGroup
+	reloaders := tlsReloaders(lns) // the password file and ACL will join them
+	reloadWG.Go(func() { watchReload(runCtx, hup, logger, reloaders) })
 	errc := make(chan error, len(lns)) // never blocks a Serve goroutine
 	var wg sync.WaitGroup
 	for _, ln := range lns {
 		wg.Go(func() {
-			if err := b.Serve(ln.Listener); err != nil {
+			lo := broker.ListenerOptions{Name: ln.Addr().String(), IdentityAsUsername: ln.identity}
+			if err := b.ServeListener(ln.Listener, lo); err != nil {
 				errc <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
 			}
 		})
@@ -154,6 +211,8 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 	case serveErr = <-errc:
 		logger.Error("listener failed, shutting down", "err", serveErr)
 	}
+	cancelRun()
+	reloadWG.Wait() // no reload from here on
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	shutErr := b.Shutdown(sctx)
@@ -175,14 +234,15 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 }
 
 // start opens the store, then the listeners, then recovers the broker's
-// state from the store; on error it closes what it opened.
-func start(cfg *config.Config, logger *slog.Logger, listenFn listenFunc) (store.Store, []openListener, *broker.Broker, error) {
+// state from the store; on error it closes what it opened. The TLS
+// setups of the listeners watch their files until ctx is done.
+func start(ctx context.Context, cfg *config.Config, logger *slog.Logger, listenFn listenFunc) (store.Store, []openListener, *broker.Broker, error) {
 	st, err := openStore(cfg.Store, logger)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	listeners, isDefault := cfg.EffectiveListeners()
-	lns, err := openListeners(listeners, isDefault, listenFn, logger)
+	lns, err := openListeners(ctx, listeners, isDefault, listenFn, logger)
 	if err != nil {
 		closeStore(st, logger)
 		return nil, nil, nil, err
@@ -202,11 +262,11 @@ func start(cfg *config.Config, logger *slog.Logger, listenFn listenFunc) (store.
 // state, and warns about risky or useless authentication settings.
 func logStartup(logger *slog.Logger, cfg *config.Config, lns []openListener) {
 	urls := make([]string, len(lns))
-	public := false
+	public, certUsers := false, false
 	for i, ln := range lns {
-		addr := ln.Addr().String()
-		urls[i] = ln.protocol + "://" + addr
-		public = public || !config.IsLoopback(addr)
+		urls[i] = ln.url()
+		public = public || !config.IsLoopback(ln.Addr().String())
+		certUsers = certUsers || ln.identity != ""
 	}
 	anon := cfg.AnonymousAllowed()
 	attrs := []any{"listeners", strings.Join(urls, ", "), "anonymous", anon, "store", describeStore(cfg.Store)}
@@ -220,7 +280,7 @@ func logStartup(logger *slog.Logger, cfg *config.Config, lns []openListener) {
 		"hint", "change with --listen or --config FILE",
 		"version", Version)...)
 	switch {
-	case !anon: // no users can be configured yet
+	case !anon && !certUsers: // no users can be configured yet
 		logger.Warn("anonymous clients are refused and no users are configured, so no client can connect",
 			"hint", "set auth.allow_anonymous: true or pass --allow-anonymous")
 	case public:

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/config"
+	"github.com/baram-mqtt/baram/internal/listener"
 	"github.com/baram-mqtt/baram/internal/store/open"
 )
 
@@ -71,7 +72,7 @@ func TestServeSyncBatchFromConfig(t *testing.T) {
 
 // noListen fails the test if serve opens a listener.
 func noListen(t *testing.T) listenFunc {
-	return func(network, address string) (net.Listener, error) {
+	return func(_ context.Context, _, address string, _ *listener.TLS) (net.Listener, error) {
 		t.Errorf("serve listened on %s despite the store error", address)
 		return nil, net.ErrClosed
 	}

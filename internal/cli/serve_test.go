@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/config"
+	"github.com/baram-mqtt/baram/internal/listener"
 )
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.
@@ -47,7 +48,7 @@ type server struct {
 	addr   string // the first listener's address, from the startup line
 }
 
-var listeningRE = regexp.MustCompile(`baram listening"[ ,]"?listeners"?[=:]"?mqtt://([^ ,"]+)`) // text or json
+var listeningRE = regexp.MustCompile(`baram listening"[ ,]"?listeners"?[=:]"?mqtts?://([^ ,"]+)`) // text or json
 
 // startServe runs "baram serve args..." and waits for its startup line.
 // The store is in a temporary directory unless args choose it.
@@ -188,18 +189,18 @@ func TestServeBadConfig(t *testing.T) {
 // fakeListen listens on 127.0.0.1:0 for IPv4 addresses and fails for
 // IPv6 ones with err.
 func fakeListen(err error) listenFunc {
-	return func(network, address string) (net.Listener, error) {
+	return func(ctx context.Context, network, address string, tlsCfg *listener.TLS) (net.Listener, error) {
 		if strings.HasPrefix(address, "[") {
 			return nil, &net.OpError{Op: "listen", Net: network, Err: os.NewSyscallError("bind", err)}
 		}
-		return net.Listen(network, "127.0.0.1:0")
+		return listener.Listen(ctx, network, "127.0.0.1:0", tlsCfg)
 	}
 }
 
 func TestOpenListenersSkipsUnavailableIPv6(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	lns, err := openListeners(config.DefaultListeners(), true, fakeListen(syscall.EADDRNOTAVAIL), logger)
+	lns, err := openListeners(t.Context(), config.DefaultListeners(), true, fakeListen(syscall.EADDRNOTAVAIL), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,12 +210,12 @@ func TestOpenListenersSkipsUnavailableIPv6(t *testing.T) {
 	}
 
 	// The same listeners given explicitly must all open.
-	_, err = openListeners(config.DefaultListeners(), false, fakeListen(syscall.EADDRNOTAVAIL), logger)
+	_, err = openListeners(t.Context(), config.DefaultListeners(), false, fakeListen(syscall.EADDRNOTAVAIL), logger)
 	if !errors.Is(err, syscall.EADDRNOTAVAIL) || err.Error() != "listen [::1]:1883: "+syscall.EADDRNOTAVAIL.Error() {
 		t.Errorf("explicit [::1] listener error = %v", err)
 	}
 	// Other errors on a default listener are fatal too.
-	_, err = openListeners(config.DefaultListeners(), true, fakeListen(syscall.EACCES), logger)
+	_, err = openListeners(t.Context(), config.DefaultListeners(), true, fakeListen(syscall.EACCES), logger)
 	if !errors.Is(err, syscall.EACCES) {
 		t.Errorf("default listener with EACCES: error = %v", err)
 	}

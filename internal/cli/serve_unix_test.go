@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestServeStopsOnSIGTERM(t *testing.T) {
@@ -21,4 +22,32 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 		t.Errorf("shutdown not logged with its signal:\n%s", s.stderr)
 	}
 	s.cancel()
+}
+
+func TestServeReloadsTLSOnSIGHUP(t *testing.T) {
+	p := newTestPKI(t)
+	s := startServe(t, "--config", writeMQTTSConfig(t, p, ""))
+	defer s.stop(t)
+	client := p.clientTLS(t, false)
+	if got := serverSerial(t, s.addr, client); got.Cmp(p.server.SerialNumber) != 0 {
+		t.Fatalf("serial %X, want %X", got, p.server.SerialNumber)
+	}
+
+	renewed := p.renewServer(t)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	// Only the SIGHUP handler logs these; the file poller may reload too.
+	for _, want := range []string{`msg=reloading signal=hangup items=1`, `msg=reloaded what="tls mqtts://` + s.addr + `"`} {
+		deadline := time.Now().Add(tlsWait)
+		for !strings.Contains(s.stderr.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s after SIGHUP:\n%s", want, s.stderr)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if got := serverSerial(t, s.addr, client); got.Cmp(renewed.SerialNumber) != 0 {
+		t.Errorf("serial after SIGHUP %X, want the new %X", got, renewed.SerialNumber)
+	}
 }

@@ -10,10 +10,12 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/broker"
+	"github.com/baram-mqtt/baram/internal/listener"
 )
 
 // Config is the complete set of settings of one baram process.
@@ -35,13 +37,70 @@ type Config struct {
 
 // Listener is one address clients connect to.
 type Listener struct {
-	// Protocol is "mqtt" (plain TCP). "mqtts", "ws" and "wss" are
-	// recognised but not supported yet. Load fills an empty protocol
-	// with "mqtt".
+	// Protocol is "mqtt" (plain TCP) or "mqtts" (MQTT over TLS, usually
+	// on port 8883). "ws" and "wss" are recognised but not supported yet.
+	// Load fills an empty protocol with "mqtt".
 	Protocol string `yaml:"protocol"`
 	// Address is host:port, as in "0.0.0.0:1883", "[::1]:1883" or
 	// ":1883" (every interface).
 	Address string `yaml:"address"`
+	// TLS is the certificate setup of an mqtts listener; nil when the
+	// listener has no tls block (which an mqtts listener must have).
+	TLS *TLS `yaml:"tls"`
+}
+
+// TLS is a listener's tls block; see listener.TLSConfig for what each
+// setting does. File names are used as given, so relative ones are
+// relative to the working directory.
+type TLS struct {
+	// Cert and Key are the PEM files of the server certificate chain
+	// (leaf first) and its private key: the default certificate.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// Certs are more certificate/key pairs, chosen by the server name a
+	// client asks for (SNI).
+	Certs []CertKey `yaml:"certs"`
+	// ClientCA is the PEM file of the CAs that sign client certificates;
+	// empty asks clients for none.
+	ClientCA string `yaml:"client_ca"`
+	// RequireClientCert refuses clients without a valid certificate.
+	RequireClientCert bool `yaml:"require_client_cert"`
+	// CRL is a file of revocation lists for client certificates.
+	CRL string `yaml:"crl"`
+	// MinVersion is the lowest TLS version accepted: "1.2" (the default
+	// when empty) or "1.3".
+	MinVersion string `yaml:"min_version"`
+	// CipherSuites are the TLS 1.2 cipher suites allowed, as crypto/tls
+	// names them; empty keeps Go's defaults.
+	CipherSuites []string `yaml:"cipher_suites"`
+	// IdentityAsUsername takes the username from the client certificate:
+	// "cn", "san_dns", "san_email" or "subject"; empty for none.
+	IdentityAsUsername string `yaml:"identity_as_username"`
+}
+
+// CertKey is one certificate chain and key of TLS.Certs, as PEM files.
+type CertKey struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// ListenerConfig returns t as the listener package takes it. The files
+// are reloaded when they change (checked every second) and on SIGHUP.
+func (t *TLS) ListenerConfig() listener.TLSConfig {
+	lc := listener.TLSConfig{
+		Cert:               t.Cert,
+		Key:                t.Key,
+		ClientCA:           t.ClientCA,
+		RequireClientCert:  t.RequireClientCert,
+		CRL:                t.CRL,
+		MinVersion:         t.MinVersion,
+		CipherSuites:       slices.Clone(t.CipherSuites),
+		IdentityAsUsername: t.IdentityAsUsername,
+	}
+	for _, ck := range t.Certs {
+		lc.Certs = append(lc.Certs, listener.CertKey{Cert: ck.Cert, Key: ck.Key})
+	}
+	return lc
 }
 
 // Auth holds the authentication settings.

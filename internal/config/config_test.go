@@ -16,7 +16,7 @@ func TestEffectiveListeners(t *testing.T) {
 	if !def || !reflect.DeepEqual(ls, DefaultListeners()) {
 		t.Errorf("Default().EffectiveListeners() = %v, %v; want the defaults", ls, def)
 	}
-	want := []Listener{{"mqtt", ":1883"}}
+	want := []Listener{{Protocol: "mqtt", Address: ":1883"}}
 	c.Listeners = want
 	ls, def = c.EffectiveListeners()
 	if def || !reflect.DeepEqual(ls, want) {
@@ -44,7 +44,7 @@ func TestAnonymousAllowed(t *testing.T) {
 	for _, tt := range tests {
 		c := Default()
 		for _, a := range tt.listeners {
-			c.Listeners = append(c.Listeners, Listener{ProtocolMQTT, a})
+			c.Listeners = append(c.Listeners, Listener{Protocol: ProtocolMQTT, Address: a})
 		}
 		c.Auth.AllowAnonymous = tt.allow
 		if got := c.AnonymousAllowed(); got != tt.want {

@@ -108,6 +108,18 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string) error {
 		}
 		v.Set(s)
 		return nil
+	case reflect.Pointer:
+		if v.Type().Elem().Kind() == reflect.Struct { // an optional section, as a listener's tls
+			p := reflect.New(v.Type().Elem())
+			if !v.IsNil() {
+				p.Elem().Set(v.Elem())
+			}
+			if err := decodeStruct(n, p.Elem(), path); err != nil {
+				return err
+			}
+			v.Set(p)
+			return nil
+		}
 	}
 	kind := v.Kind()
 	if kind == reflect.Pointer {

@@ -21,6 +21,17 @@ func TestLoadExampleFile(t *testing.T) {
 		Listeners: []Listener{
 			{Protocol: "mqtt", Address: "0.0.0.0:1883"},
 			{Protocol: "mqtt", Address: "[::]:1884"},
+			{Protocol: "mqtts", Address: "0.0.0.0:8883", TLS: &TLS{
+				Cert:               "/etc/baram/server.pem",
+				Key:                "/etc/baram/server.key",
+				Certs:              []CertKey{{Cert: "/etc/baram/other.pem", Key: "/etc/baram/other.key"}},
+				ClientCA:           "/etc/baram/clients-ca.pem",
+				RequireClientCert:  true,
+				CRL:                "/etc/baram/clients.crl",
+				MinVersion:         "1.2",
+				CipherSuites:       []string{"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"},
+				IdentityAsUsername: "cn",
+			}},
 		},
 		Auth: Auth{AllowAnonymous: &no},
 		Limits: Limits{
@@ -93,7 +104,9 @@ func TestParse(t *testing.T) {
 		{"duration zero", "limits:\n  connect_timeout: 0\n", func(c *Config) { c.Limits.ConnectTimeout = 0 }},
 		{"bool yes", "auth:\n  allow_anonymous: yes\n", func(c *Config) { c.Auth.AllowAnonymous = &yes }},
 		{"protocol lowercased and filled in", "listeners:\n  - protocol: MQTT\n    address: a:1\n  - address: b:2\n",
-			func(c *Config) { c.Listeners = []Listener{{"mqtt", "a:1"}, {"mqtt", "b:2"}} }},
+			func(c *Config) {
+				c.Listeners = []Listener{{Protocol: "mqtt", Address: "a:1"}, {Protocol: "mqtt", Address: "b:2"}}
+			}},
 		{"empty listener list", "listeners: []\n", func(c *Config) { c.Listeners = []Listener{} }},
 		{"store", "store:\n  type: memory\n  sync: none\n", func(c *Config) { c.Store.Type, c.Store.Sync = "memory", "none" }},
 		{"anchors and aliases", "limits:\n  max_inflight: &n 77\n  max_queued_messages: *n\n",
@@ -123,7 +136,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key", "log:\n  level: info\nfoo: 1\n",
 			`line 3: unknown key "foo" (known keys: listeners, auth, limits, sessions, store, log)`},
 		{"unknown key in a listener", "listeners:\n  - address: a:1\n  - adress: b:2\n",
-			`line 3: unknown key "adress" in listeners[1] (known keys: protocol, address)`},
+			`line 3: unknown key "adress" in listeners[1] (known keys: protocol, address, tls)`},
 		{"unknown key in sessions", "sessions:\n  expire: 1h\n",
 			`line 2: unknown key "expire" in sessions (known keys: expiry, queue_qos0)`},
 		{"unknown key in store", "store:\n  data_dir: /tmp\n",

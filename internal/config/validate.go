@@ -1,12 +1,18 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/baram-mqtt/baram/internal/listener"
 )
 
 // minPacketSize is the smallest max_packet_size accepted: anything
@@ -28,6 +34,7 @@ func (c *Config) Validate() error {
 		if err := checkProtocol(l.Protocol); err != nil {
 			errs = append(errs, fmt.Errorf("%s.protocol: %w", key, err))
 		}
+		errs = append(errs, checkListenerTLS(key, l)...)
 		norm, err := checkAddress(l.Address)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s.address: %w", key, err))
@@ -96,6 +103,8 @@ func CheckLogFormat(format string) error {
 
 // ParseListener parses a listener as given on the command line:
 // "host:port" (protocol mqtt) or "protocol://host:port", and checks it.
+// An mqtts listener comes back without TLS, which the caller must set
+// before Validate accepts it.
 func ParseListener(s string) (Listener, error) {
 	l := Listener{Protocol: ProtocolMQTT, Address: s}
 	if proto, addr, ok := strings.Cut(s, "://"); ok {
@@ -113,14 +122,160 @@ func ParseListener(s string) (Listener, error) {
 // checkProtocol accepts the protocols that baram serves.
 func checkProtocol(p string) error {
 	switch p {
-	case ProtocolMQTT:
+	case ProtocolMQTT, ProtocolMQTTS:
 		return nil
-	case ProtocolMQTTS, ProtocolWS, ProtocolWSS:
-		return fmt.Errorf("%q is not supported yet; use mqtt", p)
+	case ProtocolWS, ProtocolWSS:
+		return fmt.Errorf("%q is not supported yet; use mqtt or mqtts", p)
 	case "":
-		return errors.New("missing; use mqtt")
+		return errors.New("missing; use mqtt or mqtts")
 	}
-	return fmt.Errorf("%q is not a protocol; use mqtt (mqtts, ws and wss are planned)", p)
+	return fmt.Errorf("%q is not a protocol; use mqtt or mqtts (ws and wss are planned)", p)
+}
+
+// checkListenerTLS checks the tls block of the listener l, whose key is
+// key: an mqtts listener needs one with a certificate and key, and no
+// other listener may have one. It does not look at the files; see
+// CheckFiles.
+func checkListenerTLS(key string, l Listener) []error {
+	var errs []error
+	add := func(k, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s.tls%s: %s", key, k, fmt.Sprintf(format, args...)))
+	}
+	if l.Protocol != ProtocolMQTTS {
+		if l.TLS != nil && l.Protocol == ProtocolMQTT {
+			add("", "only for mqtts listeners; set protocol: mqtts to serve TLS, or remove tls")
+		}
+		return errs
+	}
+	t := l.TLS
+	if t == nil {
+		t = &TLS{}
+	}
+	if t.Cert == "" {
+		add(".cert", "missing; an mqtts listener needs tls.cert and tls.key, its certificate chain and private key (PEM files)")
+	}
+	if t.Key == "" {
+		add(".key", "missing; an mqtts listener needs tls.cert and tls.key, its certificate chain and private key (PEM files)")
+	}
+	for j, ck := range t.Certs {
+		if ck.Cert == "" {
+			add(fmt.Sprintf(".certs[%d].cert", j), "missing; each entry of tls.certs needs cert and key")
+		}
+		if ck.Key == "" {
+			add(fmt.Sprintf(".certs[%d].key", j), "missing; each entry of tls.certs needs cert and key")
+		}
+	}
+	if t.ClientCA == "" {
+		const why = "needs tls.client_ca, the CAs that sign client certificates"
+		if t.RequireClientCert {
+			add(".require_client_cert", why)
+		}
+		if t.IdentityAsUsername != "" {
+			add(".identity_as_username", why)
+		}
+		if t.CRL != "" {
+			add(".crl", why)
+		}
+	}
+	switch t.IdentityAsUsername {
+	case "", listener.IdentityCN, listener.IdentitySANDNS, listener.IdentitySANEmail, listener.IdentitySubject:
+	default:
+		add(".identity_as_username", "%q is not one of cn, san_dns, san_email, subject", t.IdentityAsUsername)
+	}
+	switch t.MinVersion {
+	case "", "1.2", "1.3":
+	default:
+		add(".min_version", "%q is not one of 1.2, 1.3", t.MinVersion)
+	}
+	if len(t.CipherSuites) > 0 && t.MinVersion == "1.3" {
+		add(".cipher_suites", "apply to TLS 1.2 only, and tls.min_version is 1.3 (TLS 1.3 suites are not configurable); remove one of them")
+	}
+	for j, name := range t.CipherSuites {
+		if err := checkCipherSuite(name); err != nil {
+			add(fmt.Sprintf(".cipher_suites[%d]", j), "%v", err)
+		}
+	}
+	return errs
+}
+
+// checkCipherSuite accepts the name of a secure TLS 1.2 cipher suite, as
+// crypto/tls names it.
+func checkCipherSuite(name string) error {
+	for _, cs := range tls.InsecureCipherSuites() {
+		if cs.Name == name {
+			return fmt.Errorf("%q is insecure", name)
+		}
+	}
+	for _, cs := range tls.CipherSuites() {
+		if cs.Name == name {
+			if !slices.Contains(cs.SupportedVersions, tls.VersionTLS12) {
+				return fmt.Errorf("%q is a TLS 1.3 suite, and those are not configurable", name)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not a cipher suite that Go knows (as in TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)", name)
+}
+
+// CheckFiles reports every file named by the settings (the certificates,
+// keys, client CAs and CRLs of mqtts listeners) that cannot be read now,
+// each error naming the key and the path, as in
+//
+//	listeners[0].tls.key: cannot read /etc/baram/server.key: permission denied
+//
+// serve calls it at startup, after Validate; the store commands, which
+// read the same file, do not, so they need no access to the private keys.
+// What the files hold is checked when the listener loads them.
+func (c *Config) CheckFiles() error {
+	var errs []error
+	for i, l := range c.Listeners {
+		t := l.TLS
+		if t == nil || l.Protocol != ProtocolMQTTS {
+			continue
+		}
+		check := func(k, path string) {
+			if path == "" {
+				return
+			}
+			if err := CheckReadable(path); err != nil {
+				errs = append(errs, fmt.Errorf("listeners[%d].tls.%s: %w", i, k, err))
+			}
+		}
+		check("cert", t.Cert)
+		check("key", t.Key)
+		for j, ck := range t.Certs {
+			check(fmt.Sprintf("certs[%d].cert", j), ck.Cert)
+			check(fmt.Sprintf("certs[%d].key", j), ck.Key)
+		}
+		check("client_ca", t.ClientCA)
+		check("crl", t.CRL)
+	}
+	return errors.Join(errs...)
+}
+
+// CheckReadable reports whether path is a file that can be opened for
+// reading and is not empty. The error names the path and wraps the
+// cause, as in "cannot read server.pem: no such file or directory".
+func CheckReadable(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		return fmt.Errorf("cannot read %s: %w", path, err)
+	case fi.IsDir():
+		return fmt.Errorf("cannot read %s: it is a directory", path)
+	case fi.Mode().IsRegular() && fi.Size() == 0:
+		return fmt.Errorf("cannot read %s: it is empty", path)
+	}
+	return nil
 }
 
 // checkAddress checks that addr is host:port with a numeric port and an

@@ -19,35 +19,37 @@ func TestValidate(t *testing.T) {
 		edit func(*Config)
 		want string // "" for valid
 	}{
-		{"listener ok", func(c *Config) { c.Listeners = []Listener{{"mqtt", "0.0.0.0:1883"}} }, ""},
-		{"listener all interfaces", func(c *Config) { c.Listeners = []Listener{{"mqtt", ":1883"}} }, ""},
-		{"listener host name", func(c *Config) { c.Listeners = []Listener{{"mqtt", "broker.example.com:1883"}} }, ""},
-		{"listener IPv6", func(c *Config) { c.Listeners = []Listener{{"mqtt", "[fe80::1%eth0]:1883"}} }, ""},
-		{"listener port 0 twice", func(c *Config) { c.Listeners = []Listener{{"mqtt", "127.0.0.1:0"}, {"mqtt", "127.0.0.1:0"}} }, ""},
-		{"listener not supported", func(c *Config) { c.Listeners = []Listener{{"wss", ":8884"}} },
-			`listeners[0].protocol: "wss" is not supported yet; use mqtt`},
-		{"listener unknown protocol", func(c *Config) { c.Listeners = []Listener{{"http", ":80"}} },
-			`listeners[0].protocol: "http" is not a protocol; use mqtt (mqtts, ws and wss are planned)`},
-		{"listener no protocol", func(c *Config) { c.Listeners = []Listener{{"", ":1883"}} },
-			`listeners[0].protocol: missing; use mqtt`},
-		{"listener no port", func(c *Config) { c.Listeners = []Listener{{"mqtt", "localhost"}} },
+		{"listener ok", func(c *Config) { c.Listeners = []Listener{{Protocol: "mqtt", Address: "0.0.0.0:1883"}} }, ""},
+		{"listener all interfaces", func(c *Config) { c.Listeners = []Listener{{Protocol: "mqtt", Address: ":1883"}} }, ""},
+		{"listener host name", func(c *Config) { c.Listeners = []Listener{{Protocol: "mqtt", Address: "broker.example.com:1883"}} }, ""},
+		{"listener IPv6", func(c *Config) { c.Listeners = []Listener{{Protocol: "mqtt", Address: "[fe80::1%eth0]:1883"}} }, ""},
+		{"listener port 0 twice", func(c *Config) {
+			c.Listeners = []Listener{{Protocol: "mqtt", Address: "127.0.0.1:0"}, {Protocol: "mqtt", Address: "127.0.0.1:0"}}
+		}, ""},
+		{"listener not supported", func(c *Config) { c.Listeners = []Listener{{Protocol: "wss", Address: ":8884"}} },
+			`listeners[0].protocol: "wss" is not supported yet; use mqtt or mqtts`},
+		{"listener unknown protocol", func(c *Config) { c.Listeners = []Listener{{Protocol: "http", Address: ":80"}} },
+			`listeners[0].protocol: "http" is not a protocol; use mqtt or mqtts (ws and wss are planned)`},
+		{"listener no protocol", func(c *Config) { c.Listeners = []Listener{{Protocol: "", Address: ":1883"}} },
+			`listeners[0].protocol: missing; use mqtt or mqtts`},
+		{"listener no port", func(c *Config) { c.Listeners = []Listener{{Protocol: "mqtt", Address: "localhost"}} },
 			`listeners[0].address: "localhost" is not host:port (as in "0.0.0.0:1883", "[::1]:1883" or ":1883")`},
-		{"listener unbracketed IPv6", func(c *Config) { c.Listeners = []Listener{{"mqtt", "::1:1883"}} },
+		{"listener unbracketed IPv6", func(c *Config) { c.Listeners = []Listener{{Protocol: "mqtt", Address: "::1:1883"}} },
 			`listeners[0].address: "::1:1883" is not host:port (as in "0.0.0.0:1883", "[::1]:1883" or ":1883")`},
-		{"listener named port", func(c *Config) { c.Listeners = []Listener{{"mqtt", "localhost:mqtt"}} },
+		{"listener named port", func(c *Config) { c.Listeners = []Listener{{Protocol: "mqtt", Address: "localhost:mqtt"}} },
 			`listeners[0].address: "localhost:mqtt": port "mqtt" is not a number 0..65535`},
-		{"listener port too big", func(c *Config) { c.Listeners = []Listener{{"mqtt", "localhost:65536"}} },
+		{"listener port too big", func(c *Config) { c.Listeners = []Listener{{Protocol: "mqtt", Address: "localhost:65536"}} },
 			`listeners[0].address: "localhost:65536": port "65536" is not a number 0..65535`},
-		{"listener bad host", func(c *Config) { c.Listeners = []Listener{{"mqtt", "bad_host!:1883"}} },
+		{"listener bad host", func(c *Config) { c.Listeners = []Listener{{Protocol: "mqtt", Address: "bad_host!:1883"}} },
 			`listeners[0].address: "bad_host!:1883": "bad_host!" is neither an IP address nor a host name`},
 		{"listener duplicate", func(c *Config) {
-			c.Listeners = []Listener{{"mqtt", "127.0.0.1:1883"}, {"mqtt", "[::1]:1883"}, {"mqtt", "127.0.0.1:01883"}}
+			c.Listeners = []Listener{{Protocol: "mqtt", Address: "127.0.0.1:1883"}, {Protocol: "mqtt", Address: "[::1]:1883"}, {Protocol: "mqtt", Address: "127.0.0.1:01883"}}
 		}, `listeners[2].address: "127.0.0.1:01883" is already the address of listeners[0]`},
 		{"listener duplicate IPv6 spelling", func(c *Config) {
-			c.Listeners = []Listener{{"mqtt", "[::1]:1883"}, {"mqtt", "[0:0::1]:1883"}}
+			c.Listeners = []Listener{{Protocol: "mqtt", Address: "[::1]:1883"}, {Protocol: "mqtt", Address: "[0:0::1]:1883"}}
 		}, `listeners[1].address: "[0:0::1]:1883" is already the address of listeners[0]`},
 		{"listener duplicate host name case", func(c *Config) {
-			c.Listeners = []Listener{{"mqtt", "LocalHost:1883"}, {"mqtt", "localhost:1883"}}
+			c.Listeners = []Listener{{Protocol: "mqtt", Address: "LocalHost:1883"}, {Protocol: "mqtt", Address: "localhost:1883"}}
 		}, `listeners[1].address: "localhost:1883" is already the address of listeners[0]`},
 
 		{"max_packet_size max", func(c *Config) { c.Limits.MaxPacketSize = 268435455 }, ""},
@@ -127,7 +129,7 @@ func TestValidate(t *testing.T) {
 
 func TestValidateReportsEveryProblem(t *testing.T) {
 	c := Default()
-	c.Listeners = []Listener{{"ws", "nohost"}}
+	c.Listeners = []Listener{{Protocol: "ws", Address: "nohost"}}
 	c.Limits.MaxInflight = 0
 	c.Log.Format = ""
 	err := c.Validate()
@@ -147,11 +149,13 @@ func TestParseListener(t *testing.T) {
 		want    Listener
 		wantErr string
 	}{
-		{"127.0.0.1:1883", Listener{"mqtt", "127.0.0.1:1883"}, ""},
-		{"mqtt://[::]:1883", Listener{"mqtt", "[::]:1883"}, ""},
-		{"MQTT://:1883", Listener{"mqtt", ":1883"}, ""},
-		{"mqtts://:8883", Listener{}, `"mqtts" is not supported yet; use mqtt`},
-		{"tcp://:1883", Listener{}, `"tcp" is not a protocol; use mqtt (mqtts, ws and wss are planned)`},
+		{"127.0.0.1:1883", Listener{Protocol: "mqtt", Address: "127.0.0.1:1883"}, ""},
+		{"mqtt://[::]:1883", Listener{Protocol: "mqtt", Address: "[::]:1883"}, ""},
+		{"MQTT://:1883", Listener{Protocol: "mqtt", Address: ":1883"}, ""},
+		{"mqtts://:8883", Listener{Protocol: "mqtts", Address: ":8883"}, ""},
+		{"MQTTS://127.0.0.1:8883", Listener{Protocol: "mqtts", Address: "127.0.0.1:8883"}, ""},
+		{"ws://:8080", Listener{}, `"ws" is not supported yet; use mqtt or mqtts`},
+		{"tcp://:1883", Listener{}, `"tcp" is not a protocol; use mqtt or mqtts (ws and wss are planned)`},
 		{"1883", Listener{}, `"1883" is not host:port (as in "0.0.0.0:1883", "[::1]:1883" or ":1883")`},
 	}
 	for _, tt := range tests {
