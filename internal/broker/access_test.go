@@ -49,9 +49,12 @@ user alice
 topic readwrite home/alice/#
 topic read public/#
 topic write public/alice
+topic write public/secret
 
 user bob
 topic read home/alice/status
+topic read public/#
+topic deny public/secret
 topic deny home/alice/secret
 
 pattern readwrite clients/%c/#
@@ -163,4 +166,24 @@ func TestACLOverTheWire(t *testing.T) {
 	if p := brokertest.Expect[*packet.Publish](bob); string(p.Payload) != "marker" {
 		t.Fatalf("bob got %q, want the marker (the anonymous publish was denied)", p.Payload)
 	}
+}
+
+// Retained messages go through the same read check as live ones.
+func TestACLFiltersRetained(t *testing.T) {
+	addr := accessBroker(t, true)
+	alice, _ := connectAs(t, addr, packet.V5, "alice-r", "alice", "wonderland")
+	for i, topic := range []string{"public/alice", "public/secret"} {
+		alice.Send(&packet.Publish{Topic: topic, QoS: 1, PacketID: uint16(i + 1), Retain: true, Payload: []byte(topic)})
+		if a := brokertest.Expect[*packet.Ack](alice); a.ReasonCode.IsError() {
+			t.Fatalf("retained publish to %s refused: 0x%02X", topic, byte(a.ReasonCode))
+		}
+	}
+	bob, _ := connectAs(t, addr, packet.V5, "bob-r", "bob", "builder")
+	bob.Send(&packet.Subscribe{PacketID: 1, Subs: []packet.Subscription{{Filter: "public/#", QoS: 1}}})
+	brokertest.Expect[*packet.Suback](bob)
+	if p := brokertest.Expect[*packet.Publish](bob); p.Topic != "public/alice" {
+		t.Fatalf("bob got retained %s", p.Topic)
+	}
+	bob.Send(&packet.Pingreq{}) // anything retained would come before the PINGRESP
+	brokertest.Expect[*packet.Pingresp](bob)
 }

@@ -3,6 +3,8 @@ package broker
 import (
 	"time"
 
+	"github.com/baram-mqtt/baram/internal/acl"
+
 	"github.com/baram-mqtt/baram/internal/session"
 	"github.com/baram-mqtt/baram/internal/topic"
 )
@@ -24,10 +26,16 @@ func (b *Broker) sendRetained(s *session.Session, filter string, opts topic.Opti
 	now := time.Now()
 	var expired []string
 	t := b.newTxn()
+	rules := b.rules()
+	user := s.Username()
+	client := acl.Client{Username: user, HasUsername: user != "", ClientID: s.ClientID}
 	b.retained.Match(filter, func(name string, m *session.Message) bool {
 		if m.Expired(now) {
 			expired = append(expired, name)
 			return true
+		}
+		if rules != nil && !rules.CanReceive(client, name) {
+			return true // the same read check as a live delivery
 		}
 		d := &session.Delivery{Msg: m, QoS: min(m.QoS, opts.QoS), Retain: true}
 		if opts.ID != 0 {

@@ -1,5 +1,5 @@
 // Package cli is baram's command line: the cobra commands behind the baram
-// binary (serve, store check, store dump, version) and the exit status
+// binary (serve, passwd, store check, store dump, version) and the exit status
 // they end with. It reads settings through package config, runs package
 // broker and inspects the store with package storeinspect; nothing
 // imports it but cmd/baram.
@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -27,8 +28,14 @@ const (
 // process exit status. Cancelling ctx stops a running serve command as
 // SIGINT and SIGTERM do.
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return execute(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// execute is Execute reading standard input from stdin.
+func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := NewRootCommand()
 	root.SetArgs(args)
+	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
@@ -53,7 +60,8 @@ func NewRootCommand() *cobra.Command {
 			"Start it with 'baram serve'; by default it listens on localhost only\n" +
 			"(127.0.0.1:1883 and [::1]:1883) and admits anonymous clients there.",
 		Example: "  baram serve\n  baram serve --listen 0.0.0.0:1883 --allow-anonymous\n" +
-			"  baram serve --config /etc/baram/baram.yaml\n  baram store check --data-dir ./data",
+			"  baram serve --config /etc/baram/baram.yaml\n  baram passwd /etc/baram/passwd alice\n" +
+			"  baram store check --data-dir ./data",
 		Version:       Version,
 		Args:          noArgs,
 		SilenceErrors: true, // Execute prints them
@@ -65,7 +73,7 @@ func NewRootCommand() *cobra.Command {
 	root.SetVersionTemplate(versionString() + "\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.HiddenDefaultCmd = true
-	root.AddCommand(newServeCommand(), newStoreCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newPasswdCommand(), newStoreCommand(), newVersionCommand())
 	return root
 }
 

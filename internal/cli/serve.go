@@ -34,6 +34,8 @@ type serveFlags struct {
 	allowAnonymous bool
 	tlsCert        string
 	tlsKey         string
+	passwordFile   string
+	aclFile        string
 	store          storeFlags
 }
 
@@ -51,6 +53,10 @@ func newServeCommand() *cobra.Command {
 			"An mqtts (TLS) listener needs a certificate and key: --tls-cert and --tls-key\n" +
 			"with --listen mqtts://host:port, or a tls block in the config file. Their\n" +
 			"files are reloaded when they change and on SIGHUP.\n\n" +
+			"--password-file (auth.password_file) checks the username and password of\n" +
+			"clients that send a username; --acl-file (auth.acl_file) limits the topics\n" +
+			"each client may use. Both take Mosquitto's formats, and are reloaded when\n" +
+			"they change and on SIGHUP. 'baram passwd' writes password files.\n\n" +
 			"Sessions, queues and retained messages are kept in --data-dir (./data);\n" +
 			"--store memory keeps them in memory only, so a restart loses them.",
 		Args: noArgs,
@@ -76,6 +82,8 @@ func (f *serveFlags) bind(cmd *cobra.Command) {
 	fs.BoolVar(&f.allowAnonymous, "allow-anonymous", false, "admit clients without a username; --allow-anonymous=false refuses them\n(when not given: only if every listener is on a loopback address)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "the certificate chain of the mqtts listeners given with --listen, a PEM `FILE`")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "the private key of --tls-cert, a PEM `FILE`")
+	fs.StringVar(&f.passwordFile, "password-file", "", "check usernames and passwords against the Mosquitto-format password `FILE`\n(write it with 'baram passwd')")
+	fs.StringVar(&f.aclFile, "acl-file", "", "limit the topics of each client with the Mosquitto-format ACL `FILE`")
 	f.store.bind(cmd)
 }
 
@@ -125,6 +133,12 @@ func (f *serveFlags) load(changed func(name string) bool) (config.Config, error)
 	}
 	if changed("allow-anonymous") {
 		cfg.Auth.AllowAnonymous = &f.allowAnonymous
+	}
+	if changed("password-file") {
+		cfg.Auth.PasswordFile = f.passwordFile
+	}
+	if changed("acl-file") {
+		cfg.Auth.ACLFile = f.aclFile
 	}
 	if err := f.store.apply(&cfg, changed); err != nil {
 		return config.Config{}, err
@@ -180,16 +194,24 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	// runCtx ends the TLS file pollers and the SIGHUP goroutine.
+	// runCtx ends the TLS, password and ACL file pollers and the SIGHUP
+	// goroutine.
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 
-	st, lns, b, err := start(runCtx, cfg, logger, listenFn)
+	// The password and ACL files come first: a broken one stops startup
+	// before the store is opened.
+	af, err := openAuthFiles(runCtx, cfg.Auth, logger)
+	if err != nil {
+		return err
+	}
+	defer af.close() // waits for the password file watcher
+	st, lns, b, err := start(runCtx, cfg, logger, listenFn, af)
 	if err != nil {
 		return err
 	}
 	var reloadWG sync.WaitGroup
-	reloaders := tlsReloaders(lns) // the password file and ACL will join them
+	reloaders := append(tlsReloaders(lns), af.reloaders()...)
 	reloadWG.Go(func() { watchReload(runCtx, hup, logger, reloaders) })
 	errc := make(chan error, len(lns)) // never blocks a Serve goroutine
 	var wg sync.WaitGroup
@@ -201,7 +223,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 			}
 		})
 	}
-	logStartup(logger, cfg, lns)
+	logStartup(logger, cfg, lns, af)
 
 	var serveErr error
 	select {
@@ -213,6 +235,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 	}
 	cancelRun()
 	reloadWG.Wait() // no reload from here on
+	af.close()      // the broker keeps using the files last loaded
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	shutErr := b.Shutdown(sctx)
@@ -235,8 +258,9 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 
 // start opens the store, then the listeners, then recovers the broker's
 // state from the store; on error it closes what it opened. The TLS
-// setups of the listeners watch their files until ctx is done.
-func start(ctx context.Context, cfg *config.Config, logger *slog.Logger, listenFn listenFunc) (store.Store, []openListener, *broker.Broker, error) {
+// setups of the listeners watch their files until ctx is done. The broker
+// checks clients against af.
+func start(ctx context.Context, cfg *config.Config, logger *slog.Logger, listenFn listenFunc, af *authFiles) (store.Store, []openListener, *broker.Broker, error) {
 	st, err := openStore(cfg.Store, logger)
 	if err != nil {
 		return nil, nil, nil, err
@@ -249,6 +273,7 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger, listenF
 	}
 	opts := cfg.BrokerOptions(logger)
 	opts.Store = st
+	af.apply(&opts)
 	b, err := broker.Open(opts)
 	if err != nil {
 		closeListeners(lns)
@@ -258,9 +283,10 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger, listenF
 	return st, lns, b, nil
 }
 
-// logStartup logs where the broker listens and where it keeps its
-// state, and warns about risky or useless authentication settings.
-func logStartup(logger *slog.Logger, cfg *config.Config, lns []openListener) {
+// logStartup logs where the broker listens, where it keeps its state and
+// the password and ACL files of af, and warns about risky or useless
+// authentication settings.
+func logStartup(logger *slog.Logger, cfg *config.Config, lns []openListener, af *authFiles) {
 	urls := make([]string, len(lns))
 	public, certUsers := false, false
 	for i, ln := range lns {
@@ -269,7 +295,9 @@ func logStartup(logger *slog.Logger, cfg *config.Config, lns []openListener) {
 		certUsers = certUsers || ln.identity != ""
 	}
 	anon := cfg.AnonymousAllowed()
-	attrs := []any{"listeners", strings.Join(urls, ", "), "anonymous", anon, "store", describeStore(cfg.Store)}
+	attrs := []any{"listeners", strings.Join(urls, ", "), "anonymous", anon}
+	attrs = append(attrs, af.logAttrs()...)
+	attrs = append(attrs, "store", describeStore(cfg.Store))
 	if cfg.Store.Type != config.StoreMemory {
 		attrs = append(attrs, "sync", cfg.Store.Sync)
 		if cfg.Store.Sync == config.SyncBatch {
@@ -280,9 +308,12 @@ func logStartup(logger *slog.Logger, cfg *config.Config, lns []openListener) {
 		"hint", "change with --listen or --config FILE",
 		"version", Version)...)
 	switch {
-	case !anon && !certUsers: // no users can be configured yet
+	case !anon && !certUsers && af.passwd == nil:
 		logger.Warn("anonymous clients are refused and no users are configured, so no client can connect",
-			"hint", "set auth.allow_anonymous: true or pass --allow-anonymous")
+			"hint", "set auth.allow_anonymous: true or pass --allow-anonymous, or name a password file in auth.password_file")
+	case !anon && !certUsers && af.users() == 0:
+		logger.Warn("anonymous clients are refused and the password file has no users, so no client can connect until one is added",
+			"password_file", cfg.Auth.PasswordFile, "hint", "add one with 'baram passwd "+cfg.Auth.PasswordFile+" USER'")
 	case public:
 		logger.Warn("anonymous clients are allowed on a non-loopback listener: anyone who reaches it can publish and subscribe")
 	}

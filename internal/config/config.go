@@ -109,6 +109,16 @@ type Auth struct {
 	// anonymous clients are admitted only if every listener is on a
 	// loopback address (see Config.AnonymousAllowed).
 	AllowAnonymous *bool `yaml:"allow_anonymous"`
+	// PasswordFile is a Mosquitto-format password file ("user:hash"
+	// lines, as 'baram passwd' or mosquitto_passwd write them); empty for
+	// none. A client that sends a username must match a line of it;
+	// clients without one are left to AllowAnonymous. It is reloaded when
+	// it changes and on SIGHUP.
+	PasswordFile string `yaml:"password_file"`
+	// ACLFile is a Mosquitto-format ACL file that limits what each client
+	// may publish and subscribe to; empty lets every client use every
+	// topic. It is reloaded when it changes and on SIGHUP.
+	ACLFile string `yaml:"acl_file"`
 }
 
 // Limits bound the resources one client or the whole broker may use.
@@ -299,8 +309,9 @@ func CheckStoreType(t string) error {
 // broker's logger. c must have passed Validate, which guarantees that
 // every value fits its option. Options that have no setting yet
 // (WriteTimeout, MaxOutboundBytes, Users) are left zero for the broker's
-// defaults. Store is left nil: the caller opens the store that c.Store
-// describes and sets it.
+// defaults. Store, Authenticator and ACL are left nil: the caller opens
+// the store that c.Store describes and watches Auth.PasswordFile and
+// Auth.ACLFile, which need a context to stop with.
 func (c *Config) BrokerOptions(logger *slog.Logger) broker.Options {
 	l := c.Limits
 	sync, _ := c.Store.SyncMode() // Validate checked it

@@ -33,7 +33,7 @@ func TestLoadExampleFile(t *testing.T) {
 				IdentityAsUsername: "cn",
 			}},
 		},
-		Auth: Auth{AllowAnonymous: &no},
+		Auth: Auth{AllowAnonymous: &no, PasswordFile: "/etc/baram/passwd", ACLFile: "/etc/baram/acl"},
 		Limits: Limits{
 			MaxPacketSize:     256 * KiB,
 			MaxConnections:    10000,
@@ -103,6 +103,7 @@ func TestParse(t *testing.T) {
 		{"duration", "sessions:\n  expiry: 1h30m\n", func(c *Config) { c.Sessions.Expiry = Duration(90 * time.Minute) }},
 		{"duration zero", "limits:\n  connect_timeout: 0\n", func(c *Config) { c.Limits.ConnectTimeout = 0 }},
 		{"bool yes", "auth:\n  allow_anonymous: yes\n", func(c *Config) { c.Auth.AllowAnonymous = &yes }},
+		{"auth files", "auth:\n  password_file: passwd\n  acl_file: acl\n", func(c *Config) { c.Auth.PasswordFile, c.Auth.ACLFile = "passwd", "acl" }},
 		{"protocol lowercased and filled in", "listeners:\n  - protocol: MQTT\n    address: a:1\n  - address: b:2\n",
 			func(c *Config) {
 				c.Listeners = []Listener{{Protocol: "mqtt", Address: "a:1"}, {Protocol: "mqtt", Address: "b:2"}}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,6 +84,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.SyncInterval <= 0 {
 		add("store.sync_interval", "%s must be positive", c.Store.SyncInterval)
+	}
+	if a := c.Auth; a.PasswordFile != "" && filepath.Clean(a.PasswordFile) == filepath.Clean(a.ACLFile) {
+		add("auth.acl_file", "%q is also auth.password_file; the ACL rules and the password hashes are two different files", a.ACLFile)
 	}
 	if _, err := c.Log.SlogLevel(); err != nil {
 		errs = append(errs, fmt.Errorf("log.level: %w", err))
@@ -218,16 +222,29 @@ func checkCipherSuite(name string) error {
 }
 
 // CheckFiles reports every file named by the settings (the certificates,
-// keys, client CAs and CRLs of mqtts listeners) that cannot be read now,
+// keys, client CAs and CRLs of mqtts listeners, the password file and the
+// ACL file) that cannot be read now,
 // each error naming the key and the path, as in
 //
 //	listeners[0].tls.key: cannot read /etc/baram/server.key: permission denied
 //
 // serve calls it at startup, after Validate; the store commands, which
 // read the same file, do not, so they need no access to the private keys.
-// What the files hold is checked when the listener loads them.
+// What the files hold is checked when they are loaded. The password and
+// ACL files may be empty: no users, and no topic for anyone.
 func (c *Config) CheckFiles() error {
 	var errs []error
+	for _, f := range []struct{ key, path string }{
+		{"auth.password_file", c.Auth.PasswordFile},
+		{"auth.acl_file", c.Auth.ACLFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if err := checkOpenable(f.path); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.key, err))
+		}
+	}
 	for i, l := range c.Listeners {
 		t := l.TLS
 		if t == nil || l.Protocol != ProtocolMQTTS {
@@ -257,25 +274,39 @@ func (c *Config) CheckFiles() error {
 // reading and is not empty. The error names the path and wraps the
 // cause, as in "cannot read server.pem: no such file or directory".
 func CheckReadable(path string) error {
+	fi, err := openStat(path)
+	if err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+		return fmt.Errorf("cannot read %s: it is empty", path)
+	}
+	return err
+}
+
+// checkOpenable is CheckReadable without the check for an empty file.
+func checkOpenable(path string) error {
+	_, err := openStat(path)
+	return err
+}
+
+// openStat opens path for reading and returns its FileInfo, or an error
+// naming the path when it cannot be opened or is a directory.
+func openStat(path string) (os.FileInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return fmt.Errorf("cannot read %s: %w", path, err)
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	switch {
 	case err != nil:
-		return fmt.Errorf("cannot read %s: %w", path, err)
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
 	case fi.IsDir():
-		return fmt.Errorf("cannot read %s: it is a directory", path)
-	case fi.Mode().IsRegular() && fi.Size() == 0:
-		return fmt.Errorf("cannot read %s: it is empty", path)
+		return nil, fmt.Errorf("cannot read %s: it is a directory", path)
 	}
-	return nil
+	return fi, nil
 }
 
 // checkAddress checks that addr is host:port with a numeric port and an

@@ -1,6 +1,11 @@
 package config
 
 import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +198,48 @@ func TestIsLoopback(t *testing.T) {
 		if got := IsLoopback(tt.addr); got != tt.want {
 			t.Errorf("IsLoopback(%q) = %v, want %v", tt.addr, got, tt.want)
 		}
+	}
+}
+
+func TestValidateAuthFiles(t *testing.T) {
+	c := Default()
+	c.Auth.PasswordFile, c.Auth.ACLFile = "/etc/baram/passwd", "/etc/baram/acl"
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate with both files: %v", err)
+	}
+	c.Auth.ACLFile = "/etc/baram/./passwd"
+	want := `auth.acl_file: "/etc/baram/./passwd" is also auth.password_file`
+	if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Validate = %v, want %s...", err, want)
+	}
+}
+
+func TestCheckFilesAuth(t *testing.T) {
+	dir := t.TempDir()
+	passwd := filepath.Join(dir, "passwd")
+	acl := filepath.Join(dir, "acl")
+	for _, p := range []string{passwd, acl} {
+		if err := os.WriteFile(p, nil, 0o600); err != nil { // empty is fine: no users, no topics
+			t.Fatal(err)
+		}
+	}
+	c := Default()
+	c.Auth.PasswordFile, c.Auth.ACLFile = passwd, acl
+	if err := c.CheckFiles(); err != nil {
+		t.Errorf("CheckFiles with empty readable auth files: %v", err)
+	}
+
+	missing := filepath.Join(dir, "missing")
+	c.Auth.PasswordFile, c.Auth.ACLFile = missing, dir
+	err := c.CheckFiles()
+	want := []string{
+		"auth.password_file: cannot read " + missing + ": no such file or directory",
+		"auth.acl_file: cannot read " + dir + ": it is a directory",
+	}
+	if err == nil || !reflect.DeepEqual(strings.Split(err.Error(), "\n"), want) {
+		t.Errorf("CheckFiles:\n got %v\nwant %s", err, strings.Join(want, "\n"))
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("CheckFiles error does not wrap fs.ErrNotExist: %v", err)
 	}
 }

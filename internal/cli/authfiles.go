@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/baram-mqtt/baram/internal/acl"
+	"github.com/baram-mqtt/baram/internal/auth"
+	"github.com/baram-mqtt/baram/internal/broker"
+	"github.com/baram-mqtt/baram/internal/config"
+)
+
+// authFiles are the password file and the ACL file that serve watches:
+// each is reloaded when it changes on disk and on SIGHUP.
+type authFiles struct {
+	cancel     context.CancelFunc // ends the watchers
+	passwdPath string
+	passwd     *auth.Watched // nil without auth.password_file
+	aclPath    string
+	acl        *acl.Watched // nil without auth.acl_file
+}
+
+// openAuthFiles loads the files that a names and starts watching them
+// until ctx is done or close is called. Errors name the key; on error
+// nothing is left running.
+func openAuthFiles(ctx context.Context, a config.Auth, logger *slog.Logger) (_ *authFiles, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	f := &authFiles{cancel: cancel, passwdPath: a.PasswordFile, aclPath: a.ACLFile}
+	defer func() {
+		if err != nil {
+			f.close()
+		}
+	}()
+	if a.PasswordFile != "" {
+		if f.passwd, err = auth.WatchPasswordFile(ctx, a.PasswordFile, logger); err != nil {
+			return nil, fmt.Errorf("auth.password_file: %w", err)
+		}
+	}
+	if a.ACLFile != "" {
+		if f.acl, err = acl.Watch(ctx, a.ACLFile, logger); err != nil {
+			return nil, fmt.Errorf("auth.acl_file: %w", err)
+		}
+	}
+	return f, nil
+}
+
+// apply makes the broker check clients against the files: a client that
+// sends a username must match the password file, one without is left to
+// AllowAnonymous; the ACL limits every client.
+func (f *authFiles) apply(opts *broker.Options) {
+	if f.passwd != nil {
+		opts.Authenticator = auth.Chain{f.passwd}
+	}
+	if f.acl != nil {
+		opts.ACL = f.acl.Current
+	}
+}
+
+// reloaders returns what SIGHUP reloads of f.
+func (f *authFiles) reloaders() []reloader {
+	var rs []reloader
+	if f.passwd != nil {
+		rs = append(rs, reloader{name: "password file " + f.passwdPath, reload: f.passwd.Reload})
+	}
+	if f.acl != nil {
+		rs = append(rs, reloader{name: "acl file " + f.aclPath, reload: f.acl.Reload})
+	}
+	return rs
+}
+
+// users returns the number of users in the password file in use, or -1
+// without one.
+func (f *authFiles) users() int {
+	if f.passwd == nil {
+		return -1
+	}
+	return f.passwd.Current().Users()
+}
+
+// logAttrs returns what the startup line says about f.
+func (f *authFiles) logAttrs() []any {
+	var attrs []any
+	if f.passwd != nil {
+		attrs = append(attrs, "password_file", f.passwdPath, "users", f.users())
+	}
+	if f.acl != nil {
+		attrs = append(attrs, "acl", f.aclPath)
+	}
+	return attrs
+}
+
+// close stops the watchers and waits for the password file's to return.
+// (The ACL watcher offers nothing to wait on; it returns as soon as it
+// sees the cancellation.)
+// It may be called more than once.
+func (f *authFiles) close() {
+	f.cancel()
+	if f.passwd != nil {
+		<-f.passwd.Done()
+	}
+}
