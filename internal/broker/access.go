@@ -20,6 +20,14 @@ type ListenerOptions struct {
 	// certificate (cn, san_dns, san_email or subject), as Mosquitto's
 	// use_identity_as_username: such a client needs no password.
 	IdentityAsUsername string
+	// MaxConnections caps the listener's concurrent connections; 0 is
+	// unlimited. Past it: CONNACK 0x97 (3.x: 3).
+	MaxConnections int
+	// ConnectRate caps the new connections per second the listener
+	// accepts, and ConnectBurst how many may come at once (0: a second's
+	// worth); 0 is unlimited. Past it: CONNACK 0x9F (3.x: 3).
+	ConnectRate  float64
+	ConnectBurst int
 }
 
 // authenticate decides whether the client may connect and who it is: a

@@ -43,6 +43,7 @@ type Broker struct {
 	inprocSeq atomic.Uint64 // numbers in-process subscriptions
 	nextSID   atomic.Uint64 // the last session number handed out
 	stats     Stats
+	limits    *limits // abuse limits; see limits.go
 
 	mu        sync.Mutex
 	wills     map[string]*pendingWill   // delayed wills by client id; guarded by mu
@@ -80,6 +81,7 @@ func New(opts Options) *Broker {
 		store:     opts.Store,
 		stop:      make(chan struct{}),
 	}
+	b.limits = newLimits(&b.opts)
 	if b.store == nil {
 		b.store = memstore.New()
 	}
@@ -126,6 +128,7 @@ func (b *Broker) ServeListener(ln net.Listener, lo ListenerOptions) error {
 		delete(b.listeners, ln)
 		b.mu.Unlock()
 	}()
+	ls := newListenerState(lo)
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -143,13 +146,13 @@ func (b *Broker) ServeListener(ln net.Listener, lo ListenerOptions) error {
 			return err
 		}
 		backoff = 0
-		b.startConn(nc, lo)
+		b.startConn(nc, ls)
 	}
 }
 
 // startConn runs a connection goroutine for nc, owned by b.wg.
-func (b *Broker) startConn(nc net.Conn, lo ListenerOptions) {
-	c := newConn(b, nc, lo)
+func (b *Broker) startConn(nc net.Conn, ls *listenerState) {
+	c := newConn(b, nc, ls.lo)
 	b.mu.Lock()
 	if b.closing {
 		b.mu.Unlock()
@@ -160,9 +163,11 @@ func (b *Broker) startConn(nc net.Conn, lo ListenerOptions) {
 	b.wg.Add(1)
 	b.mu.Unlock()
 	b.connected.Add(1)
+	c.screen(ls, ls.active.Add(1))
 	go func() {
 		defer b.wg.Done()
 		defer func() {
+			ls.active.Add(-1)
 			b.connected.Add(-1)
 			b.mu.Lock()
 			delete(b.conns, c)

@@ -37,6 +37,7 @@ type conn struct {
 	keepAlive   time.Duration
 	peer        clientLimits // what the client announced it accepts
 	lo          ListenerOptions
+	lim         connLimits // abuse limits; see the field comments
 
 	// Owned by the reader goroutine.
 	rbuf      []byte
@@ -120,6 +121,11 @@ func (c *conn) reportEnd(err error) {
 		if c.version == packet.V5 && c.entry != nil {
 			c.writeDisconnect(packet.UnspecifiedError, "server storage failure")
 		}
+	case errors.As(err, new(*limitError)):
+		// Logged, rate-limited, where the limit struck.
+		if c.version == packet.V5 && c.entry != nil {
+			c.writeDisconnect(packet.MessageRateTooHigh, err.Error())
+		}
 	case errors.As(err, &perr):
 		c.log.Info("closing connection: protocol violation", "err", perr)
 		if c.version == packet.V5 && c.entry != nil {
@@ -182,7 +188,7 @@ func (c *conn) kicked() (packet.ReasonCode, bool) {
 // readLoop reads and handles packets until the connection ends. Every
 // complete packet in the buffer is handled before the next read.
 func (c *conn) readLoop() error {
-	c.nc.SetReadDeadline(time.Now().Add(c.b.opts.ConnectTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(c.connectTimeout()))
 	for {
 		if err := c.waitDrained(); err != nil {
 			return err

@@ -21,7 +21,9 @@ func (c *conn) handleConnect(p *packet.Connect) error {
 	c.setVersion(p.Version)
 	ack := &packet.Connack{}
 	if code, reason := c.admit(p, ack); code != packet.Success {
-		c.log.Info("connection refused", "reason", reason, "code", byte(code), "version", p.Version)
+		if !c.lim.logged { // limits log their refusals themselves, rate-limited
+			c.log.Info("connection refused", "reason", reason, "code", byte(code), "version", p.Version)
+		}
 		ack.ReasonCode = code
 		c.setReason(&ack.Props, reason)
 		c.writePacket(ack)
@@ -72,10 +74,14 @@ func (c *conn) readPeerLimits(p *packet.Connect) {
 // keep alive. It returns the refusal code and a reason for the log.
 func (c *conn) admit(p *packet.Connect, ack *packet.Connack) (packet.ReasonCode, string) {
 	o := &c.b.opts
+	if code, reason := c.screenConnect(); code != packet.Success {
+		return code, reason
+	}
 	if p.Props.Has(packet.PropAuthMethod) {
 		return packet.BadAuthenticationMethod, "unsupported authentication method " + p.Props.AuthMethod
 	}
 	if code, reason := c.authenticate(p); code != packet.Success {
+		c.authFailed()
 		return code, reason
 	}
 	if code, reason := c.assignClientID(p, ack); code != packet.Success {
@@ -85,9 +91,11 @@ func (c *conn) admit(p *packet.Connect, ack *packet.Connack) (packet.ReasonCode,
 		return code, reason
 	}
 	if o.MaxConnections > 0 && c.b.connected.Load() > int64(o.MaxConnections) {
+		c.b.stats.refusedMaxConns.Add(1)
 		return packet.QuotaExceeded, "connection limit reached"
 	}
-	return packet.Success, ""
+	// Last, so that only CONNECTs that would be admitted count.
+	return c.checkFlapping(p)
 }
 
 // assignClientID gives a client with an empty client id one of its own

@@ -56,6 +56,35 @@ type Options struct {
 	// stops reading from it until it catches up.
 	MaxOutboundBytes int
 
+	// ConnectRatePerIP caps new connections per second from one source
+	// address (IPv6: one /64); 0 is unlimited. ConnectBurstPerIP is how
+	// many may come at once; 0 is a second's worth. Past it: CONNACK 0x9F
+	// (3.x: 3).
+	ConnectRatePerIP  float64
+	ConnectBurstPerIP int
+	// PublishRate caps the PUBLISH packets per second of one connection,
+	// and PublishBytesRate their bytes per second; 0 is unlimited. A
+	// client may burst a second's worth and run a second more into debt;
+	// past that it is disconnected (v5: DISCONNECT 0x96).
+	PublishRate      float64
+	PublishBytesRate float64
+	// FlapCount bans a client id that connects more than this many times
+	// within FlapWindow, for FlapBan: its CONNECTs get CONNACK 0x8A (3.x:
+	// 5). 0 disables it (baram serve's default is 30 in 10s, banned 1m);
+	// zero durations take Defaults.
+	FlapCount  int
+	FlapWindow time.Duration
+	FlapBan    time.Duration
+	// AuthFailures failed authentications from one source address within
+	// AuthFailureWindow refuse its CONNECTs (0x87, 3.x: 5) for
+	// AuthBackoff, doubled on each repeat up to AuthBackoffMax. 0 disables
+	// it (baram serve's default is 10 in 1m, backing off 30s); zero
+	// durations take Defaults.
+	AuthFailures      int
+	AuthFailureWindow time.Duration
+	AuthBackoff       time.Duration
+	AuthBackoffMax    time.Duration
+
 	// Authenticator decides CONNECTs before the anonymous and Users
 	// rules; its Ignore falls through to them. nil: only those rules.
 	Authenticator auth.Authenticator
@@ -100,6 +129,11 @@ var Defaults = Options{
 	MaxTopicAlias:     64,
 	WriteTimeout:      30 * time.Second,
 	MaxOutboundBytes:  4 << 20,
+	FlapWindow:        10 * time.Second,
+	FlapBan:           time.Minute,
+	AuthFailureWindow: time.Minute,
+	AuthBackoff:       30 * time.Second,
+	AuthBackoffMax:    10 * time.Minute,
 }
 
 // withDefaults fills zero fields from Defaults.
@@ -128,5 +162,27 @@ func (o Options) withDefaults() Options {
 	if o.MaxOutboundBytes == 0 {
 		o.MaxOutboundBytes = Defaults.MaxOutboundBytes
 	}
+	return o.limitDefaults()
+}
+
+// limitDefaults fills the zero abuse-limit fields from Defaults.
+func (o Options) limitDefaults() Options {
+	d := &Defaults
+	if o.FlapWindow <= 0 {
+		o.FlapWindow = d.FlapWindow
+	}
+	if o.FlapBan <= 0 {
+		o.FlapBan = d.FlapBan
+	}
+	if o.AuthFailureWindow <= 0 {
+		o.AuthFailureWindow = d.AuthFailureWindow
+	}
+	if o.AuthBackoff <= 0 {
+		o.AuthBackoff = d.AuthBackoff
+	}
+	if o.AuthBackoffMax <= 0 {
+		o.AuthBackoffMax = max(d.AuthBackoffMax, o.AuthBackoff)
+	}
+	o.AuthBackoffMax = max(o.AuthBackoffMax, o.AuthBackoff)
 	return o
 }

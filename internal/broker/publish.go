@@ -17,6 +17,9 @@ import (
 // handlePublish takes an inbound PUBLISH: resolves its topic alias, routes
 // it, and acknowledges it as its QoS requires.
 func (c *conn) handlePublish(h packet.FixedHeader, body []byte) error {
+	if err := c.limitPublish(h.PacketLen()); err != nil {
+		return err
+	}
 	p := &c.pub
 	if err := packet.DecodePublish(h, body, c.version, p); err != nil {
 		return err

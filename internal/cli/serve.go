@@ -215,9 +215,10 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 	reloadWG.Go(func() { watchReload(runCtx, hup, logger, reloaders) })
 	errc := make(chan error, len(lns)) // never blocks a Serve goroutine
 	var wg sync.WaitGroup
-	for _, ln := range lns {
+	for i, ln := range lns {
 		wg.Go(func() {
-			lo := broker.ListenerOptions{Name: ln.Addr().String(), IdentityAsUsername: ln.identity}
+			lo := listenerOptions(cfg, i)
+			lo.Name, lo.IdentityAsUsername = ln.Addr().String(), ln.identity
 			if err := b.ServeListener(ln.Listener, lo); err != nil {
 				errc <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
 			}
@@ -254,6 +255,18 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 	}
 	logger.Info("baram stopped")
 	return nil
+}
+
+// listenerOptions returns the limits of the i-th open listener: those of
+// its entry in cfg.Listeners, or, for the default listeners (of which
+// openListeners may skip one), the limits section's. openListeners opens
+// every configured listener or none, so i is the index of its entry.
+func listenerOptions(cfg *config.Config, i int) broker.ListenerOptions {
+	var l config.Listener
+	if i < len(cfg.Listeners) {
+		l = cfg.Listeners[i]
+	}
+	return cfg.ListenerOptions(l)
 }
 
 // start opens the store, then the listeners, then recovers the broker's

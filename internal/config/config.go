@@ -47,6 +47,14 @@ type Listener struct {
 	// TLS is the certificate setup of an mqtts listener; nil when the
 	// listener has no tls block (which an mqtts listener must have).
 	TLS *TLS `yaml:"tls"`
+	// MaxConnections caps this listener's concurrent connections; 0 is
+	// unlimited. Past it: CONNACK 0x97 (3.x: 3).
+	MaxConnections int `yaml:"max_connections"`
+	// ConnectRate caps the new connections per second on this listener;
+	// nil takes limits.connect_rate, 0 is unlimited. ConnectBurst is how
+	// many may come at once; 0 takes limits.connect_burst.
+	ConnectRate  *float64 `yaml:"connect_rate"`
+	ConnectBurst int      `yaml:"connect_burst"`
 }
 
 // TLS is a listener's tls block; see listener.TLSConfig for what each
@@ -144,6 +152,33 @@ type Limits struct {
 	// MaxTopicAlias is the topic alias maximum announced to MQTT 5
 	// clients; 0 disables topic aliases.
 	MaxTopicAlias int `yaml:"max_topic_alias"`
+	// ConnectRate caps the new connections per second on each listener
+	// that sets no connect_rate of its own; 0 is unlimited. ConnectBurst
+	// is how many may come at once; 0 is a second's worth.
+	ConnectRate  float64 `yaml:"connect_rate"`
+	ConnectBurst int     `yaml:"connect_burst"`
+	// ConnectRatePerIP caps the new connections per second from one
+	// source address (IPv6: one /64); 0 is unlimited. ConnectBurstPerIP
+	// is how many may come at once; 0 is a second's worth.
+	ConnectRatePerIP  float64 `yaml:"connect_rate_per_ip"`
+	ConnectBurstPerIP int     `yaml:"connect_burst_per_ip"`
+	// PublishRate caps the PUBLISH packets per second of one client, and
+	// PublishBytesRate their bytes per second; 0 is unlimited. Past a
+	// second's burst and a second's tolerance the client is disconnected.
+	PublishRate      float64 `yaml:"publish_rate"`
+	PublishBytesRate Size    `yaml:"publish_bytes_rate"`
+	// FlapCount bans a client id that connects more than this many times
+	// within FlapWindow, for FlapBan; 0 disables it.
+	FlapCount  int      `yaml:"flap_count"`
+	FlapWindow Duration `yaml:"flap_window"`
+	FlapBan    Duration `yaml:"flap_ban"`
+	// AuthFailures failed authentications from one address within
+	// AuthFailureWindow refuse its CONNECTs for AuthBackoff, doubled on
+	// each repeat up to AuthBackoffMax; 0 disables it.
+	AuthFailures      int      `yaml:"auth_failures"`
+	AuthFailureWindow Duration `yaml:"auth_failure_window"`
+	AuthBackoff       Duration `yaml:"auth_backoff"`
+	AuthBackoffMax    Duration `yaml:"auth_backoff_max"`
 }
 
 // Sessions holds the persistent session settings.
@@ -220,6 +255,13 @@ func Default() Config {
 			KeepaliveMax:      65535,
 			ConnectTimeout:    Duration(10 * time.Second),
 			MaxTopicAlias:     64,
+			FlapCount:         30,
+			FlapWindow:        Duration(10 * time.Second),
+			FlapBan:           Duration(time.Minute),
+			AuthFailures:      10,
+			AuthFailureWindow: Duration(time.Minute),
+			AuthBackoff:       Duration(30 * time.Second),
+			AuthBackoffMax:    Duration(10 * time.Minute),
 		},
 		Sessions: Sessions{Expiry: 0, QueueQoS0: false},
 		Store: Store{
@@ -330,5 +372,35 @@ func (c *Config) BrokerOptions(logger *slog.Logger) broker.Options {
 		MaxTopicAlias:     uint16(l.MaxTopicAlias),
 		Sync:              sync,
 		SyncInterval:      time.Duration(c.Store.SyncInterval),
+
+		ConnectRatePerIP:  l.ConnectRatePerIP,
+		ConnectBurstPerIP: l.ConnectBurstPerIP,
+		PublishRate:       l.PublishRate,
+		PublishBytesRate:  float64(l.PublishBytesRate),
+		FlapCount:         l.FlapCount,
+		FlapWindow:        time.Duration(l.FlapWindow),
+		FlapBan:           time.Duration(l.FlapBan),
+		AuthFailures:      l.AuthFailures,
+		AuthFailureWindow: time.Duration(l.AuthFailureWindow),
+		AuthBackoff:       time.Duration(l.AuthBackoff),
+		AuthBackoffMax:    time.Duration(l.AuthBackoffMax),
 	}
+}
+
+// ListenerOptions returns the limits of the listener l as the broker
+// takes them: its own, or the limits section's where it sets none. The
+// caller adds the name and identity.
+func (c *Config) ListenerOptions(l Listener) broker.ListenerOptions {
+	lo := broker.ListenerOptions{
+		MaxConnections: l.MaxConnections,
+		ConnectRate:    c.Limits.ConnectRate,
+		ConnectBurst:   c.Limits.ConnectBurst,
+	}
+	if l.ConnectRate != nil {
+		lo.ConnectRate = *l.ConnectRate
+	}
+	if l.ConnectBurst > 0 {
+		lo.ConnectBurst = l.ConnectBurst
+	}
+	return lo
 }

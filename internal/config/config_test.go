@@ -68,6 +68,13 @@ func TestBrokerOptions(t *testing.T) {
 		MaxTopicAlias:     64,
 		Sync:              broker.SyncAlways,
 		SyncInterval:      100 * time.Millisecond,
+		FlapCount:         30,
+		FlapWindow:        10 * time.Second,
+		FlapBan:           time.Minute,
+		AuthFailures:      10,
+		AuthFailureWindow: time.Minute,
+		AuthBackoff:       30 * time.Second,
+		AuthBackoffMax:    10 * time.Minute,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Default().BrokerOptions:\n got %+v\nwant %+v", got, want)
@@ -93,6 +100,17 @@ func TestBrokerOptions(t *testing.T) {
 		MaxTopicAlias:     16,
 		Sync:              broker.SyncBatch,
 		SyncInterval:      250 * time.Millisecond,
+		ConnectRatePerIP:  5,
+		ConnectBurstPerIP: 10,
+		PublishRate:       1000,
+		PublishBytesRate:  1 << 20,
+		FlapCount:         20,
+		FlapWindow:        30 * time.Second,
+		FlapBan:           5 * time.Minute,
+		AuthFailures:      5,
+		AuthFailureWindow: 2 * time.Minute,
+		AuthBackoff:       time.Minute,
+		AuthBackoffMax:    time.Hour,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("BrokerOptions of testdata/baram.yaml:\n got %+v\nwant %+v", got, want)

@@ -16,11 +16,11 @@ func TestLoadExampleFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	no := false
+	no, rate := false, 20.0
 	want := Config{
 		Listeners: []Listener{
 			{Protocol: "mqtt", Address: "0.0.0.0:1883"},
-			{Protocol: "mqtt", Address: "[::]:1884"},
+			{Protocol: "mqtt", Address: "[::]:1884", MaxConnections: 500, ConnectRate: &rate, ConnectBurst: 40},
 			{Protocol: "mqtts", Address: "0.0.0.0:8883", TLS: &TLS{
 				Cert:               "/etc/baram/server.pem",
 				Key:                "/etc/baram/server.key",
@@ -43,6 +43,19 @@ func TestLoadExampleFile(t *testing.T) {
 			KeepaliveMax:      600,
 			ConnectTimeout:    Duration(5 * time.Second),
 			MaxTopicAlias:     16,
+			ConnectRate:       100,
+			ConnectBurst:      200,
+			ConnectRatePerIP:  5,
+			ConnectBurstPerIP: 10,
+			PublishRate:       1000,
+			PublishBytesRate:  1 * MiB,
+			FlapCount:         20,
+			FlapWindow:        Duration(30 * time.Second),
+			FlapBan:           Duration(5 * time.Minute),
+			AuthFailures:      5,
+			AuthFailureWindow: Duration(2 * time.Minute),
+			AuthBackoff:       Duration(time.Minute),
+			AuthBackoffMax:    Duration(time.Hour),
 		},
 		Sessions: Sessions{Expiry: Duration(168 * time.Hour), QueueQoS0: true},
 		Store:    Store{Type: "bolt", Dir: "/var/lib/baram", Sync: "batch", SyncInterval: Duration(250 * time.Millisecond)},
@@ -61,7 +74,7 @@ func TestLoadExampleFile(t *testing.T) {
 
 func TestLoadNamesFileLineAndKey(t *testing.T) {
 	_, err := Load("testdata/typo.yaml")
-	want := `config testdata/typo.yaml: line 7: unknown key "max_packet_sise" in limits (known keys: max_packet_size, max_connections, max_inflight, max_queued_messages, max_queued_bytes, keepalive_max, connect_timeout, max_topic_alias)`
+	want := `config testdata/typo.yaml: line 7: unknown key "max_packet_sise" in limits (known keys: max_packet_size, max_connections, max_inflight, max_queued_messages, max_queued_bytes, keepalive_max, connect_timeout, max_topic_alias, connect_rate, connect_burst, connect_rate_per_ip, connect_burst_per_ip, publish_rate, publish_bytes_rate, flap_count, flap_window, flap_ban, auth_failures, auth_failure_window, auth_backoff, auth_backoff_max)`
 	if err == nil || err.Error() != want {
 		t.Errorf("Load error:\n got %v\nwant %s", err, want)
 	}
@@ -137,7 +150,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key", "log:\n  level: info\nfoo: 1\n",
 			`line 3: unknown key "foo" (known keys: listeners, auth, limits, sessions, store, log)`},
 		{"unknown key in a listener", "listeners:\n  - address: a:1\n  - adress: b:2\n",
-			`line 3: unknown key "adress" in listeners[1] (known keys: protocol, address, tls)`},
+			`line 3: unknown key "adress" in listeners[1] (known keys: protocol, address, tls, max_connections, connect_rate, connect_burst)`},
 		{"unknown key in sessions", "sessions:\n  expire: 1h\n",
 			`line 2: unknown key "expire" in sessions (known keys: expiry, queue_qos0)`},
 		{"unknown key in store", "store:\n  data_dir: /tmp\n",

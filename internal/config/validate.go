@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -36,6 +37,17 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.protocol: %w", key, err))
 		}
 		errs = append(errs, checkListenerTLS(key, l)...)
+		if l.MaxConnections < 0 {
+			add(key+".max_connections", "%d is negative; use 0 for unlimited", l.MaxConnections)
+		}
+		if l.ConnectRate != nil {
+			if err := checkRate(*l.ConnectRate); err != nil {
+				errs = append(errs, fmt.Errorf("%s.connect_rate: %w", key, err))
+			}
+		}
+		if l.ConnectBurst < 0 {
+			add(key+".connect_burst", "%d is negative; use 0 for a second's worth", l.ConnectBurst)
+		}
 		norm, err := checkAddress(l.Address)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s.address: %w", key, err))
@@ -69,6 +81,7 @@ func (c *Config) Validate() error {
 		add("limits.connect_timeout", "%s must be positive", lim.ConnectTimeout)
 	}
 	checkRange("limits.max_topic_alias", int64(lim.MaxTopicAlias), 0, 65535)
+	errs = append(errs, checkAbuseLimits(lim)...)
 
 	if c.Sessions.Expiry < 0 {
 		add("sessions.expiry", "%s is negative; use 0 for sessions that never expire", c.Sessions.Expiry)
@@ -95,6 +108,72 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log.format: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// checkAbuseLimits checks the rate, flapping and authentication failure
+// settings of limits.
+func checkAbuseLimits(lim Limits) []error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("limits.%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	for _, r := range []struct {
+		key string
+		v   float64
+	}{{"connect_rate", lim.ConnectRate}, {"connect_rate_per_ip", lim.ConnectRatePerIP}, {"publish_rate", lim.PublishRate}} {
+		if err := checkRate(r.v); err != nil {
+			add(r.key, "%v", err)
+		}
+	}
+	for _, b := range []struct {
+		key string
+		v   int
+	}{{"connect_burst", lim.ConnectBurst}, {"connect_burst_per_ip", lim.ConnectBurstPerIP}} {
+		if b.v < 0 {
+			add(b.key, "%d is negative; use 0 for a second's worth", b.v)
+		}
+	}
+	if lim.PublishBytesRate < 0 {
+		add("publish_bytes_rate", "%d is negative; use 0 for unlimited", lim.PublishBytesRate)
+	}
+	if lim.FlapCount < 0 {
+		add("flap_count", "%d is negative; use 0 to disable flapping detection", lim.FlapCount)
+	}
+	if lim.FlapCount > 0 {
+		for _, d := range []struct {
+			key string
+			v   Duration
+		}{{"flap_window", lim.FlapWindow}, {"flap_ban", lim.FlapBan}} {
+			if d.v <= 0 {
+				add(d.key, "%s must be positive while flap_count is set (0 disables flapping detection)", d.v)
+			}
+		}
+	}
+	if lim.AuthFailures < 0 {
+		add("auth_failures", "%d is negative; use 0 to disable the authentication back-off", lim.AuthFailures)
+	}
+	if lim.AuthFailures > 0 {
+		for _, d := range []struct {
+			key string
+			v   Duration
+		}{{"auth_failure_window", lim.AuthFailureWindow}, {"auth_backoff", lim.AuthBackoff}, {"auth_backoff_max", lim.AuthBackoffMax}} {
+			if d.v <= 0 {
+				add(d.key, "%s must be positive while auth_failures is set (0 disables the back-off)", d.v)
+			}
+		}
+		if lim.AuthBackoff > 0 && lim.AuthBackoffMax > 0 && lim.AuthBackoffMax < lim.AuthBackoff {
+			add("auth_backoff_max", "%s is less than auth_backoff %s", lim.AuthBackoffMax, lim.AuthBackoff)
+		}
+	}
+	return errs
+}
+
+// checkRate accepts a rate per second: finite and not negative.
+func checkRate(r float64) error {
+	if math.IsNaN(r) || math.IsInf(r, 0) || r < 0 {
+		return fmt.Errorf("%v is not a rate per second; use a number >= 0, 0 for unlimited", r)
+	}
+	return nil
 }
 
 // CheckLogFormat reports whether format is a known log format: text or json.

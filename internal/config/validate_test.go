@@ -63,6 +63,31 @@ func TestValidate(t *testing.T) {
 			`limits.max_packet_size: 268435456 is out of range 64..268435455`},
 		{"max_packet_size tiny", func(c *Config) { c.Limits.MaxPacketSize = 63 },
 			`limits.max_packet_size: 63 is out of range 64..268435455`},
+		{"abuse limits set", func(c *Config) {
+			r := 0.0
+			c.Listeners = []Listener{{Protocol: "mqtt", Address: ":1883", MaxConnections: 10, ConnectRate: &r, ConnectBurst: 5}}
+			c.Limits.ConnectRate, c.Limits.ConnectRatePerIP, c.Limits.PublishRate = 0.5, 2, 100
+			c.Limits.PublishBytesRate = MiB
+		}, ""},
+		{"listener limits negative", func(c *Config) {
+			r := -1.0
+			c.Listeners = []Listener{{Protocol: "mqtt", Address: ":1883", MaxConnections: -1, ConnectRate: &r, ConnectBurst: -2}}
+		}, "listeners[0].max_connections: -1 is negative; use 0 for unlimited\n" +
+			"listeners[0].connect_rate: -1 is not a rate per second; use a number >= 0, 0 for unlimited\n" +
+			"listeners[0].connect_burst: -2 is negative; use 0 for a second's worth"},
+		{"rates negative", func(c *Config) {
+			c.Limits.ConnectRatePerIP, c.Limits.ConnectBurstPerIP, c.Limits.PublishBytesRate = -1, -1, -1
+		}, "limits.connect_rate_per_ip: -1 is not a rate per second; use a number >= 0, 0 for unlimited\n" +
+			"limits.connect_burst_per_ip: -1 is negative; use 0 for a second's worth\n" +
+			"limits.publish_bytes_rate: -1 is negative; use 0 for unlimited"},
+		{"flapping off", func(c *Config) { c.Limits.FlapCount, c.Limits.FlapWindow = 0, 0 }, ""},
+		{"flapping without window", func(c *Config) { c.Limits.FlapWindow = 0 },
+			"limits.flap_window: 0s must be positive while flap_count is set (0 disables flapping detection)"},
+		{"auth back-off off", func(c *Config) { c.Limits.AuthFailures, c.Limits.AuthBackoff = 0, 0 }, ""},
+		{"auth back-off max below back-off", func(c *Config) { c.Limits.AuthBackoffMax = Duration(time.Second) },
+			"limits.auth_backoff_max: 1s is less than auth_backoff 30s"},
+		{"auth failures negative", func(c *Config) { c.Limits.AuthFailures = -1 },
+			"limits.auth_failures: -1 is negative; use 0 to disable the authentication back-off"},
 		{"max_connections unlimited", func(c *Config) { c.Limits.MaxConnections = 0 }, ""},
 		{"max_connections negative", func(c *Config) { c.Limits.MaxConnections = -1 },
 			`limits.max_connections: -1 is negative; use 0 for unlimited`},
@@ -241,5 +266,26 @@ func TestCheckFilesAuth(t *testing.T) {
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("CheckFiles error does not wrap fs.ErrNotExist: %v", err)
+	}
+}
+
+// A listener's limits are its own, else the limits section's.
+func TestListenerOptions(t *testing.T) {
+	c := Default()
+	c.Limits.ConnectRate, c.Limits.ConnectBurst = 50, 100
+	zero, five := 0.0, 5.0
+	for _, tt := range []struct {
+		l          Listener
+		max, burst int
+		rate       float64
+	}{
+		{Listener{}, 0, 100, 50},
+		{Listener{MaxConnections: 7, ConnectRate: &five}, 7, 100, 5},
+		{Listener{ConnectRate: &zero, ConnectBurst: 3}, 0, 3, 0},
+	} {
+		lo := c.ListenerOptions(tt.l)
+		if lo.MaxConnections != tt.max || lo.ConnectRate != tt.rate || lo.ConnectBurst != tt.burst {
+			t.Errorf("ListenerOptions(%+v) = %+v", tt.l, lo)
+		}
 	}
 }
