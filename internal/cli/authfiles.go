@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/baram-mqtt/baram/internal/acl"
 	"github.com/baram-mqtt/baram/internal/auth"
@@ -19,6 +21,9 @@ type authFiles struct {
 	passwd     *auth.Watched // nil without auth.password_file
 	aclPath    string
 	acl        *acl.Watched // nil without auth.acl_file
+	http       *auth.HTTP   // nil without auth.http
+	jwt        *auth.JWT    // nil without auth.jwt; its JWKS refresher stops with ctx
+	order      []string     // of the authenticators, as auth.chain
 }
 
 // openAuthFiles loads the files that a names and starts watching them
@@ -26,7 +31,7 @@ type authFiles struct {
 // nothing is left running.
 func openAuthFiles(ctx context.Context, a config.Auth, logger *slog.Logger) (_ *authFiles, err error) {
 	ctx, cancel := context.WithCancel(ctx)
-	f := &authFiles{cancel: cancel, passwdPath: a.PasswordFile, aclPath: a.ACLFile}
+	f := &authFiles{cancel: cancel, passwdPath: a.PasswordFile, aclPath: a.ACLFile, order: a.ChainOrder()}
 	defer func() {
 		if err != nil {
 			f.close()
@@ -37,6 +42,33 @@ func openAuthFiles(ctx context.Context, a config.Auth, logger *slog.Logger) (_ *
 			return nil, fmt.Errorf("auth.password_file: %w", err)
 		}
 	}
+	if h := a.HTTP; h != nil {
+		f.http, err = auth.NewHTTP(auth.HTTPConfig{
+			URL:      h.URL,
+			Timeout:  time.Duration(h.Timeout),
+			CacheTTL: time.Duration(h.CacheTTL),
+			Headers:  h.Headers,
+		}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("auth.http: %w", err)
+		}
+	}
+	if j := a.JWT; j != nil {
+		f.jwt, err = auth.NewJWT(ctx, auth.JWTConfig{
+			Algorithms:     j.Algorithms,
+			HMACSecretFile: j.HMACSecretFile,
+			PublicKeyFile:  j.PublicKeyFile,
+			JWKSURL:        j.JWKSURL,
+			JWKSRefresh:    time.Duration(j.JWKSRefresh),
+			Audience:       j.Audience,
+			Issuer:         j.Issuer,
+			UsernameClaim:  j.UsernameClaim,
+			Leeway:         time.Duration(j.Leeway),
+		}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("auth.jwt: %w", err)
+		}
+	}
 	if a.ACLFile != "" {
 		if f.acl, err = acl.Watch(ctx, a.ACLFile, logger); err != nil {
 			return nil, fmt.Errorf("auth.acl_file: %w", err)
@@ -45,16 +77,33 @@ func openAuthFiles(ctx context.Context, a config.Auth, logger *slog.Logger) (_ *
 	return f, nil
 }
 
-// apply makes the broker check clients against the files: a client that
-// sends a username must match the password file, one without is left to
-// AllowAnonymous; the ACL limits every client.
+// apply makes the broker check clients against the authenticators, in
+// the order of auth.chain: with the password file, a client that sends a
+// username must match it, one without is left to AllowAnonymous; the ACL
+// limits every client.
 func (f *authFiles) apply(opts *broker.Options) {
-	if f.passwd != nil {
-		opts.Authenticator = auth.Chain{f.passwd}
+	if c := f.chain(); len(c) > 0 {
+		opts.Authenticator = c
 	}
 	if f.acl != nil {
 		opts.ACL = f.acl.Current
 	}
+}
+
+// chain returns the configured authenticators in the order of auth.chain.
+func (f *authFiles) chain() auth.Chain {
+	var c auth.Chain
+	for _, name := range f.order {
+		switch {
+		case name == config.AuthJWT && f.jwt != nil:
+			c = append(c, f.jwt)
+		case name == config.AuthPasswordFile && f.passwd != nil:
+			c = append(c, f.passwd)
+		case name == config.AuthHTTP && f.http != nil:
+			c = append(c, f.http)
+		}
+	}
+	return c
 }
 
 // reloaders returns what SIGHUP reloads of f.
@@ -83,6 +132,9 @@ func (f *authFiles) logAttrs() []any {
 	var attrs []any
 	if f.passwd != nil {
 		attrs = append(attrs, "password_file", f.passwdPath, "users", f.users())
+	}
+	if len(f.order) > 1 || f.http != nil || f.jwt != nil {
+		attrs = append(attrs, "auth_chain", strings.Join(f.order, ","))
 	}
 	if f.acl != nil {
 		attrs = append(attrs, "acl", f.aclPath)

@@ -321,6 +321,8 @@ func logStartup(logger *slog.Logger, cfg *config.Config, lns []openListener, af 
 		"hint", "change with --listen or --config FILE",
 		"version", Version)...)
 	switch {
+	case !anon && (af.http != nil || af.jwt != nil):
+		// other authenticators decide; nothing to warn about here
 	case !anon && !certUsers && af.passwd == nil:
 		logger.Warn("anonymous clients are refused and no users are configured, so no client can connect",
 			"hint", "set auth.allow_anonymous: true or pass --allow-anonymous, or name a password file in auth.password_file")

@@ -127,6 +127,77 @@ type Auth struct {
 	// may publish and subscribe to; empty lets every client use every
 	// topic. It is reloaded when it changes and on SIGHUP.
 	ACLFile string `yaml:"acl_file"`
+	// HTTP asks a web service about each client; nil for none.
+	HTTP *HTTPAuth `yaml:"http"`
+	// JWT accepts clients whose password is a signed JSON Web Token; nil
+	// for none.
+	JWT *JWTAuth `yaml:"jwt"`
+	// Chain is the order in which the configured authenticators, named
+	// AuthJWT, AuthPasswordFile and AuthHTTP, are asked; each may answer
+	// or pass the client on to the next. Empty means DefaultAuthChain,
+	// keeping those configured.
+	Chain []string `yaml:"chain"`
+}
+
+// The authenticator names of Auth.Chain.
+const (
+	AuthJWT          = "jwt"
+	AuthPasswordFile = "password_file"
+	AuthHTTP         = "http"
+)
+
+// DefaultAuthChain is the order of the authenticators when auth.chain is
+// not set.
+var DefaultAuthChain = []string{AuthJWT, AuthPasswordFile, AuthHTTP}
+
+// HTTPAuth configures the HTTP authenticator (see auth.HTTPConfig).
+type HTTPAuth struct {
+	URL      string            `yaml:"url"`
+	Timeout  Duration          `yaml:"timeout"`
+	CacheTTL Duration          `yaml:"cache_ttl"`
+	Headers  map[string]string `yaml:"headers"`
+}
+
+// JWTAuth configures the JWT authenticator (see auth.JWTConfig).
+type JWTAuth struct {
+	Algorithms     []string `yaml:"algorithms"`
+	HMACSecretFile string   `yaml:"hmac_secret_file"`
+	PublicKeyFile  string   `yaml:"public_key_file"`
+	JWKSURL        string   `yaml:"jwks_url"`
+	JWKSRefresh    Duration `yaml:"jwks_refresh"`
+	Audience       string   `yaml:"audience"`
+	Issuer         string   `yaml:"issuer"`
+	UsernameClaim  string   `yaml:"username_claim"`
+	Leeway         Duration `yaml:"leeway"`
+}
+
+// configured reports whether the authenticator called name is set up.
+func (a *Auth) configured(name string) bool {
+	switch name {
+	case AuthJWT:
+		return a.JWT != nil
+	case AuthPasswordFile:
+		return a.PasswordFile != ""
+	case AuthHTTP:
+		return a.HTTP != nil
+	}
+	return false
+}
+
+// ChainOrder returns the names of the configured authenticators in the
+// order they are asked: Chain if set (Validate checks that it names each
+// configured one once), else those of DefaultAuthChain that are configured.
+func (a *Auth) ChainOrder() []string {
+	if len(a.Chain) > 0 {
+		return slices.Clone(a.Chain)
+	}
+	var order []string
+	for _, name := range DefaultAuthChain {
+		if a.configured(name) {
+			order = append(order, name)
+		}
+	}
+	return order
 }
 
 // Limits bound the resources one client or the whole broker may use.

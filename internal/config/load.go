@@ -108,6 +108,16 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string) error {
 		}
 		v.Set(s)
 		return nil
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return fmt.Errorf("line %d: %s: expected keys (key: value), got %s", n.Line, path, describe(n))
+		}
+		m := reflect.New(v.Type())
+		if err := n.Decode(m.Interface()); err != nil {
+			return fmt.Errorf("line %d: %s: %w", n.Line, path, err)
+		}
+		v.Set(m.Elem())
+		return nil
 	case reflect.Pointer:
 		if v.Type().Elem().Kind() == reflect.Struct { // an optional section, as a listener's tls
 			p := reflect.New(v.Type().Elem())

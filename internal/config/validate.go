@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -101,6 +102,7 @@ func (c *Config) Validate() error {
 	if a := c.Auth; a.PasswordFile != "" && filepath.Clean(a.PasswordFile) == filepath.Clean(a.ACLFile) {
 		add("auth.acl_file", "%q is also auth.password_file; the ACL rules and the password hashes are two different files", a.ACLFile)
 	}
+	errs = append(errs, checkAuth(&c.Auth)...)
 	if _, err := c.Log.SlogLevel(); err != nil {
 		errs = append(errs, fmt.Errorf("log.level: %w", err))
 	}
@@ -301,7 +303,8 @@ func checkCipherSuite(name string) error {
 }
 
 // CheckFiles reports every file named by the settings (the certificates,
-// keys, client CAs and CRLs of mqtts listeners, the password file and the
+// keys, client CAs and CRLs of mqtts listeners, the password file, the
+// JWT secret and public key files and the
 // ACL file) that cannot be read now,
 // each error naming the key and the path, as in
 //
@@ -322,6 +325,19 @@ func (c *Config) CheckFiles() error {
 		}
 		if err := checkOpenable(f.path); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f.key, err))
+		}
+	}
+	if j := c.Auth.JWT; j != nil {
+		for _, f := range []struct{ key, path string }{
+			{"auth.jwt.hmac_secret_file", j.HMACSecretFile},
+			{"auth.jwt.public_key_file", j.PublicKeyFile},
+		} {
+			if f.path == "" {
+				continue
+			}
+			if err := CheckReadable(f.path); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", f.key, err))
+			}
 		}
 	}
 	for i, l := range c.Listeners {
@@ -439,4 +455,97 @@ func IsLoopback(addr string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// checkAuth checks the http, jwt and chain settings of a.
+func checkAuth(a *Auth) []error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("auth.%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if h := a.HTTP; h != nil {
+		if err := checkHTTPURL(h.URL); err != nil {
+			add("http.url", "%v", err)
+		}
+		if h.Timeout < 0 {
+			add("http.timeout", "%s is negative; use 0 for the default", h.Timeout)
+		}
+		if h.CacheTTL < 0 {
+			add("http.cache_ttl", "%s is negative; use 0 to disable the cache", h.CacheTTL)
+		}
+	}
+	if j := a.JWT; j != nil {
+		hs, asymmetric := false, false
+		if len(j.Algorithms) == 0 {
+			add("jwt.algorithms", "required; list one or more of HS256, RS256, ES256, EdDSA")
+		}
+		for i, alg := range j.Algorithms {
+			switch alg {
+			case "HS256":
+				hs = true
+			case "RS256", "ES256", "EdDSA":
+				asymmetric = true
+			default:
+				add(fmt.Sprintf("jwt.algorithms[%d]", i), "%q is not one of HS256, RS256, ES256, EdDSA", alg)
+			}
+		}
+		switch {
+		case hs && j.HMACSecretFile == "":
+			add("jwt.hmac_secret_file", "required when HS256 is in auth.jwt.algorithms")
+		case !hs && j.HMACSecretFile != "":
+			add("jwt.hmac_secret_file", "set but HS256 is not in auth.jwt.algorithms")
+		}
+		if asymmetric && j.PublicKeyFile == "" && j.JWKSURL == "" {
+			add("jwt.public_key_file", "RS256, ES256 or EdDSA is allowed but neither auth.jwt.public_key_file nor auth.jwt.jwks_url is set")
+		}
+		if !asymmetric && len(j.Algorithms) > 0 && (j.PublicKeyFile != "" || j.JWKSURL != "") {
+			add("jwt.algorithms", "auth.jwt.public_key_file or auth.jwt.jwks_url is set but only HS256 is allowed")
+		}
+		if j.JWKSURL != "" {
+			if err := checkHTTPURL(j.JWKSURL); err != nil {
+				add("jwt.jwks_url", "%v", err)
+			}
+		}
+		if j.JWKSRefresh < 0 {
+			add("jwt.jwks_refresh", "%s is negative; use 0 for the default", j.JWKSRefresh)
+		}
+		if j.Leeway < 0 {
+			add("jwt.leeway", "%s is negative", j.Leeway)
+		}
+	}
+	seen := make(map[string]int)
+	for i, name := range a.Chain {
+		key := fmt.Sprintf("chain[%d]", i)
+		switch {
+		case !slices.Contains(DefaultAuthChain, name):
+			add(key, "%q is not an authenticator (want %s)", name, strings.Join(DefaultAuthChain, ", "))
+		case !a.configured(name):
+			add(key, "%q is not configured; set auth.%s or remove it from auth.chain", name, name)
+		default:
+			if j, dup := seen[name]; dup {
+				add(key, "%q is already auth.chain[%d]", name, j)
+			}
+			seen[name] = i
+		}
+	}
+	if len(a.Chain) > 0 {
+		for _, name := range DefaultAuthChain {
+			if _, ok := seen[name]; !ok && a.configured(name) {
+				add("chain", "auth.%s is configured but not in auth.chain; add %q to it", name, name)
+			}
+		}
+	}
+	return errs
+}
+
+// checkHTTPURL checks that s is an absolute http or https URL with a host.
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q must be an http:// or https:// URL with a host", u.Redacted())
+	}
+	return nil
 }
