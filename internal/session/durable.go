@@ -41,7 +41,7 @@ type durable struct {
 	nextSeq     uint64              // sequence number of the next queued message
 	stored      int                 // queue records on disk, inflight included
 	storedBytes int64               // their topic and payload bytes
-	pending     map[uint64]struct{} // admitted, their batch not yet committed
+	pending     map[uint64]struct{} // admitted, their batch not yet committed; nil when empty (maps never shrink)
 }
 
 // ErrNotDurable is returned by Admit for a session kept in memory only.
@@ -53,8 +53,7 @@ var ErrNotDurable = errors.New("session is not durable")
 func (s *Session) MakeDurable(sid uint64, j Journal, next uint64, stored int, storedBytes int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.dur = &durable{sid: sid, j: j, nextSeq: max(next, 1), stored: stored, storedBytes: storedBytes,
-		pending: make(map[uint64]struct{})}
+	s.dur = &durable{sid: sid, j: j, nextSeq: max(next, 1), stored: stored, storedBytes: storedBytes}
 }
 
 // SID returns the session number, 0 for a session kept in memory only.
@@ -92,6 +91,9 @@ func (s *Session) Admit(d *Delivery, st Stager) Outcome {
 	dur.nextSeq++
 	dur.stored++
 	dur.storedBytes += size
+	if dur.pending == nil {
+		dur.pending = make(map[uint64]struct{})
+	}
 	dur.pending[d.Seq] = struct{}{}
 	st.Stage().Put(store.QueueKey(dur.sid, d.Seq), store.MarshalQueue(&store.QueueRecord{
 		QoS: d.QoS, Retain: d.Retain, SubIDs: d.SubIDs, Message: d.Msg.Encoded(),
@@ -106,9 +108,18 @@ func (s *Session) Abort(d *Delivery) {
 	if s.dur == nil || d.Seq == 0 {
 		return
 	}
-	delete(s.dur.pending, d.Seq)
+	s.dur.unpend(d.Seq)
 	s.dur.stored--
 	s.dur.storedBytes -= int64(d.Msg.Size())
+}
+
+// unpend ends d's pending state, dropping the map once it is empty so a
+// busy session that goes quiet gives its memory back.
+func (dur *durable) unpend(seq uint64) {
+	delete(dur.pending, seq)
+	if len(dur.pending) == 0 {
+		dur.pending = nil
+	}
 }
 
 // forget deletes a durable delivery's records and its accounting.

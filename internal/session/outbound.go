@@ -96,7 +96,7 @@ func (s *Session) Deliver(d *Delivery, now time.Time) Outcome {
 // limits were applied there and the message is on disk, so an offline
 // client needs nothing more in memory.
 func (s *Session) deliverAdmitted(d *Delivery) Outcome {
-	delete(s.dur.pending, d.Seq)
+	s.dur.unpend(d.Seq)
 	switch {
 	case s.sink == nil:
 		return Held

@@ -1,0 +1,120 @@
+package bench
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/baram-mqtt/baram/internal/packet"
+)
+
+func TestHistogramQuantiles(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var h Histogram
+	var all []int64
+	for range 100000 {
+		v := int64(r.ExpFloat64() * 2e6) // around 2ms
+		all = append(all, v)
+		h.Record(time.Duration(v))
+	}
+	slices.Sort(all)
+	for _, q := range []float64{0.5, 0.9, 0.99, 0.999} {
+		exact := all[int(math.Ceil(q*float64(len(all))))-1]
+		got := int64(h.Quantile(q))
+		if diff := math.Abs(float64(got-exact)) / float64(exact); diff > 0.02 {
+			t.Errorf("q%v = %d, exact %d (%.1f%% off)", q, got, exact, 100*diff)
+		}
+	}
+	s := h.Summary()
+	if s.Count != 100000 || s.MaxMs != float64(all[len(all)-1])/1e6 || s.MinMs != float64(all[0])/1e6 {
+		t.Errorf("summary %+v", s)
+	}
+}
+
+func TestHistogramBuckets(t *testing.T) {
+	prev := -1
+	for _, v := range []int64{0, 1, 63, 64, 65, 127, 128, 1000, 1 << 20, 1<<40 + 5, math.MaxInt64} {
+		b := bucketOf(v)
+		if b <= prev || b >= numBuckets {
+			t.Fatalf("bucketOf(%d) = %d after %d", v, b, prev)
+		}
+		prev = b
+		if mid := bucketMid(b); v >= 64 && math.Abs(float64(mid-v))/float64(v) > 1.0/64 {
+			t.Errorf("bucketMid(bucketOf(%d)) = %d", v, mid)
+		}
+	}
+	var a, b Histogram
+	a.Record(time.Millisecond)
+	b.Record(3 * time.Millisecond)
+	b.Record(-time.Second)
+	a.Merge(&b)
+	a.Merge(nil)
+	if a.Count() != 3 || a.Quantile(1) != 3*time.Millisecond || a.Quantile(0) != 0 {
+		t.Errorf("merged: count %d, max %v, min %v", a.Count(), a.Quantile(1), a.Quantile(0))
+	}
+	var empty Histogram
+	if empty.Quantile(0.5) != 0 || empty.Summary() != (Percentiles{}) {
+		t.Error("empty histogram not zero")
+	}
+}
+
+func TestStampRoundTrip(t *testing.T) {
+	p := filler(64)
+	putStamp(p, stamp{run: 7, pub: 3, seq: 1 << 40, sent: -5})
+	s, ok := readStamp(p)
+	if !ok || s != (stamp{run: 7, pub: 3, seq: 1 << 40, sent: -5}) || p[63] != 'x' {
+		t.Fatalf("%+v %v", s, ok)
+	}
+	if _, ok := readStamp(p[:PayloadHeader-1]); ok {
+		t.Fatal("short payload read a stamp")
+	}
+}
+
+func TestSeqSet(t *testing.T) {
+	var s seqSet
+	for _, seq := range []uint64{5, 0, 1000, 5, 64} {
+		s.add(seq)
+	}
+	if s.n != 4 || s.max != 1000 || !s.has(64) || s.has(63) || s.has(1<<20) {
+		t.Fatalf("%+v", s)
+	}
+}
+
+// dial binds the source address it is given.
+func TestDialBindsSource(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 64)
+		_, _ = c.Read(buf) // the CONNECT
+		_, _ = c.Write([]byte{0x20, 2, 0, 0})
+		got <- c.RemoteAddr().(*net.TCPAddr).IP.String()
+	}()
+	target := &Target{Addr: ln.Addr().String(), Sources: []string{"127.0.0.9"}}
+	srcs, err := target.check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := dial(context.Background(), target, srcs[0], &packet.Connect{ClientID: "x", CleanStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nc.Close()
+	if ip := <-got; ip != "127.0.0.9" {
+		t.Fatalf("connected from %s, want 127.0.0.9", ip)
+	}
+}

@@ -1,0 +1,481 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baram-mqtt/baram/internal/packet"
+)
+
+// Limits that keep every run bounded.
+const (
+	// MaxRunTime bounds a run given by Count alone, and any Duration.
+	MaxRunTime = 10 * time.Minute
+	// MaxClients bounds Publishers and Subscribers.
+	MaxClients = 100000
+)
+
+// PubConfig configures Pub. Zero fields take the defaults in their
+// comments.
+type PubConfig struct {
+	Target
+	// Publishers is the number of connections publishing at once; 1.
+	Publishers int
+	// QoS of every PUBLISH: 0, 1 or 2.
+	QoS byte
+	// PayloadSize in bytes; 64. Payloads of at least PayloadHeader bytes
+	// carry the run id, publisher, sequence number and send time.
+	PayloadSize int
+	// Window is how many QoS 1/2 messages a publisher keeps
+	// unacknowledged (at most 65535); 10. At QoS 0 it is the number of
+	// messages per write.
+	Window int
+	// Duration stops sending after this long. With Count as well, the run
+	// stops at whichever comes first; with neither, Pub fails.
+	Duration time.Duration
+	// Count is the number of messages per publisher; 0: until Duration.
+	Count int
+	// Topic is the topic name, "%d" replaced by the publisher index;
+	// "bench/%d".
+	Topic string
+	// ClientIDPrefix starts every client id, followed by the publisher
+	// index; "bench-pub-".
+	ClientIDPrefix string
+	// DrainTimeout bounds the wait for the last acknowledgements after
+	// sending stops; 10s.
+	DrainTimeout time.Duration
+	// RunID is written into every payload; 0 picks a random one.
+	RunID uint32
+	// ConnectParallel is how many handshakes run at once; 64.
+	ConnectParallel int
+}
+
+func (c *PubConfig) setDefaults() error {
+	if c.Publishers == 0 {
+		c.Publishers = 1
+	}
+	if c.PayloadSize == 0 {
+		c.PayloadSize = 64
+	}
+	if c.Window == 0 {
+		c.Window = 10
+	}
+	if c.Topic == "" {
+		c.Topic = "bench/%d"
+	}
+	if c.ClientIDPrefix == "" {
+		c.ClientIDPrefix = "bench-pub-"
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 10 * time.Second
+	}
+	if c.RunID == 0 {
+		c.RunID = NewRunID()
+	}
+	if c.ConnectParallel == 0 {
+		c.ConnectParallel = 64
+	}
+	switch {
+	case c.Publishers < 0 || c.Publishers > MaxClients:
+		return fmt.Errorf("bench: %d publishers: want 1..%d", c.Publishers, MaxClients)
+	case c.QoS > 2:
+		return fmt.Errorf("bench: QoS %d: want 0, 1 or 2", c.QoS)
+	case c.PayloadSize < 0 || c.PayloadSize > 1<<20:
+		return fmt.Errorf("bench: payload of %d bytes: want 0..1MiB", c.PayloadSize)
+	case c.Window < 1 || c.Window > 65535:
+		return fmt.Errorf("bench: window %d: want 1..65535", c.Window)
+	case c.Duration < 0 || c.Duration > MaxRunTime:
+		return fmt.Errorf("bench: duration %v: want at most %v", c.Duration, MaxRunTime)
+	case c.Count < 0:
+		return fmt.Errorf("bench: count %d is negative", c.Count)
+	case c.Duration == 0 && c.Count == 0:
+		return errors.New("bench: give a duration or a count")
+	case c.DrainTimeout < 0 || c.DrainTimeout > MaxRunTime:
+		return fmt.Errorf("bench: drain timeout %v: want at most %v", c.DrainTimeout, MaxRunTime)
+	}
+	return nil
+}
+
+// runLimit is how long sending may go on.
+func (c *PubConfig) runLimit() time.Duration {
+	if c.Duration > 0 {
+		return c.Duration
+	}
+	return MaxRunTime
+}
+
+// PubResult is what a Pub run measured.
+type PubResult struct {
+	Publishers  int     `json:"publishers"`
+	QoS         byte    `json:"qos"`
+	PayloadSize int     `json:"payload"`
+	Window      int     `json:"window"`
+	RunID       uint32  `json:"run_id"`
+	Sent        int64   `json:"sent"`
+	Acked       int64   `json:"acked"` // PUBACK (QoS 1) or PUBCOMP (QoS 2); Sent at QoS 0
+	Elapsed     float64 `json:"elapsed_s"`
+	// Rate is acknowledged messages per second (sent ones at QoS 0), from
+	// the first send to the last acknowledgement.
+	Rate float64 `json:"msgs_per_s"`
+	// Latency is publish to PUBACK (QoS 1) or to PUBCOMP (QoS 2).
+	Latency      Percentiles     `json:"latency"`
+	Errors       []string        `json:"errors,omitempty"`
+	PerPublisher []PublisherStat `json:"-"`
+}
+
+// PublisherStat is one publisher's share of a run.
+type PublisherStat struct {
+	Sent  int64 // sequence numbers 0..Sent-1 went out
+	Acked int64
+	// Unacked are the sequence numbers sent and never acknowledged.
+	Unacked []uint64
+}
+
+// maxErrors is how many error messages a result keeps.
+const maxErrors = 10
+
+// errorList collects the first few errors of many goroutines.
+type errorList struct {
+	mu    sync.Mutex
+	n     int
+	first []string
+}
+
+func (e *errorList) add(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.n++
+	if len(e.first) < maxErrors {
+		e.first = append(e.first, err.Error())
+	}
+}
+
+func (e *errorList) list() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := append([]string(nil), e.first...)
+	if e.n > len(e.first) {
+		out = append(out, fmt.Sprintf("... and %d more errors", e.n-len(e.first)))
+	}
+	return out
+}
+
+// Pub connects cfg.Publishers clean-session clients, has each publish
+// until cfg.Count or cfg.Duration, waits up to cfg.DrainTimeout for the
+// acknowledgements still outstanding, and disconnects. A failure to
+// connect is an error; failures during the run end that publisher and are
+// listed in PubResult.Errors.
+func Pub(ctx context.Context, cfg PubConfig) (*PubResult, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	srcs, err := cfg.Target.check()
+	if err != nil {
+		return nil, err
+	}
+	clients, err := connectAll(ctx, &cfg.Target, srcs, cfg.Publishers, cfg.ConnectParallel, func(i int) *packet.Connect {
+		return &packet.Connect{ClientID: cfg.ClientIDPrefix + strconv.Itoa(i), CleanStart: true}
+	})
+	if err != nil {
+		return nil, err
+	}
+	pubs := make([]*publisher, len(clients))
+	for i, c := range clients {
+		pubs[i] = newPublisher(&cfg, i, c)
+	}
+	return runPublishers(ctx, &cfg, pubs), nil
+}
+
+func runPublishers(ctx context.Context, cfg *PubConfig, pubs []*publisher) *PubResult {
+	var errs errorList
+	start := time.Now()
+	hard := start.Add(cfg.runLimit() + cfg.DrainTimeout + 5*time.Second)
+	stop := make(chan struct{})
+	var once sync.Once
+	closeStop := func() { once.Do(func() { close(stop) }) }
+	timer := time.AfterFunc(cfg.runLimit(), closeStop)
+	defer timer.Stop()
+	unwatch := context.AfterFunc(ctx, closeStop)
+	defer unwatch()
+
+	var wg sync.WaitGroup
+	for _, p := range pubs {
+		p.epoch = start
+		_ = p.c.nc.SetDeadline(hard)
+		wg.Add(2)
+		go func() { defer wg.Done(); p.read(&errs) }()
+		go func() {
+			defer wg.Done()
+			p.write(stop, &errs)
+			p.drain(cfg.DrainTimeout)
+			p.closing.Store(true)
+			p.c.disconnect()
+		}()
+	}
+	wg.Wait()
+
+	res := &PubResult{Publishers: cfg.Publishers, QoS: cfg.QoS, PayloadSize: cfg.PayloadSize,
+		Window: cfg.Window, RunID: cfg.RunID, PerPublisher: make([]PublisherStat, len(pubs))}
+	var hist Histogram
+	var end time.Duration
+	for i, p := range pubs {
+		st := PublisherStat{Sent: p.sent.Load(), Acked: p.acked.Load()}
+		if cfg.QoS > 0 {
+			for id := range p.slots {
+				if p.slots[id].at.Load() != 0 {
+					st.Unacked = append(st.Unacked, p.slots[id].seq.Load())
+				}
+			}
+		}
+		res.PerPublisher[i] = st
+		res.Sent += st.Sent
+		res.Acked += st.Acked
+		hist.Merge(&p.hist)
+		end = max(end, time.Duration(p.last.Load()))
+	}
+	res.Elapsed = end.Seconds()
+	if end > 0 {
+		res.Rate = float64(res.Acked) / end.Seconds()
+	}
+	res.Latency = hist.Summary()
+	res.Errors = errs.list()
+	return res
+}
+
+// slot is one packet identifier's message in flight.
+type slot struct {
+	at  atomic.Int64  // send time since the run's epoch, +1; 0 when free
+	seq atomic.Uint64 // sequence number carried
+}
+
+// publisher is one publishing connection: a writer goroutine (write,
+// drain) and a reader goroutine (read).
+type publisher struct {
+	idx    int
+	c      *client
+	qos    byte
+	count  int64 // messages to send; MaxInt64 for a timed run
+	window int
+	run    uint32
+	epoch  time.Time // the run's start; set before the goroutines start
+
+	frame  []byte // the PUBLISH, encoded once
+	idOff  int    // offset of the packet identifier in frame
+	payOff int    // offset of the payload in frame
+	hasHdr bool   // the payload has room for a stamp
+
+	ids   chan uint16 // free packet identifiers: the window
+	slots []slot      // by packet identifier
+	sent  atomic.Int64
+	acked atomic.Int64
+	last  atomic.Int64 // time of the last acknowledgement (or write at QoS 0), since epoch
+	ackc  chan struct{}
+	hist  Histogram // owned by the reader
+
+	readDone chan struct{}
+	closing  atomic.Bool
+}
+
+func newPublisher(cfg *PubConfig, idx int, c *client) *publisher {
+	payload := filler(cfg.PayloadSize)
+	p := &packet.Publish{Topic: strings.ReplaceAll(cfg.Topic, "%d", strconv.Itoa(idx)), QoS: cfg.QoS, Payload: payload}
+	if cfg.QoS > 0 {
+		p.PacketID = 1
+	}
+	frame := packet.AppendPublish(nil, p, packet.V311)
+	pub := &publisher{
+		idx: idx, c: c, qos: cfg.QoS, count: math.MaxInt64, window: cfg.Window, run: cfg.RunID,
+		frame: frame, payOff: len(frame) - len(payload), hasHdr: len(payload) >= PayloadHeader,
+		ackc: make(chan struct{}, 1), readDone: make(chan struct{}),
+	}
+	pub.idOff = pub.payOff - 2
+	if cfg.Count > 0 {
+		pub.count = int64(cfg.Count)
+	}
+	if cfg.QoS > 0 {
+		pub.ids = make(chan uint16, cfg.Window)
+		for id := 1; id <= cfg.Window; id++ {
+			pub.ids <- uint16(id)
+		}
+		pub.slots = make([]slot, cfg.Window+1)
+	}
+	return pub
+}
+
+// appendMsg appends message seq under packet id to buf, stamped now.
+func (p *publisher) appendMsg(buf []byte, id uint16, seq int64, now time.Time) []byte {
+	start := len(buf)
+	buf = append(buf, p.frame...)
+	if p.qos > 0 {
+		buf[start+p.idOff], buf[start+p.idOff+1] = byte(id>>8), byte(id)
+		s := &p.slots[id]
+		s.seq.Store(uint64(seq))
+		s.at.Store(int64(now.Sub(p.epoch)) + 1)
+	}
+	if p.hasHdr {
+		putStamp(buf[start+p.payOff:], stamp{run: p.run, pub: uint32(p.idx), seq: uint64(seq), sent: now.UnixNano()})
+	}
+	return buf
+}
+
+// write sends until the count, the stop signal or a failure.
+func (p *publisher) write(stop <-chan struct{}, errs *errorList) {
+	buf := make([]byte, 0, p.window*len(p.frame))
+	var seq int64
+	for seq < p.count {
+		select {
+		case <-stop:
+			return
+		case <-p.readDone:
+			return
+		default:
+		}
+		buf = buf[:0]
+		if p.qos == 0 {
+			now := time.Now()
+			for n := 0; n < p.window && seq < p.count; n++ {
+				buf = p.appendMsg(buf, 0, seq, now)
+				seq++
+			}
+		} else {
+			var id uint16
+			select {
+			case id = <-p.ids:
+			case <-stop:
+				return
+			case <-p.readDone:
+				return
+			}
+			now := time.Now()
+			buf = p.appendMsg(buf, id, seq, now)
+			seq++
+		more:
+			for seq < p.count {
+				select {
+				case id = <-p.ids:
+					buf = p.appendMsg(buf, id, seq, now)
+					seq++
+				default:
+					break more
+				}
+			}
+		}
+		if _, err := p.c.nc.Write(buf); err != nil {
+			errs.add(fmt.Errorf("publisher %d: write: %w", p.idx, err))
+			return
+		}
+		p.sent.Store(seq)
+		if p.qos == 0 {
+			p.acked.Store(seq)
+			p.last.Store(int64(time.Since(p.epoch)))
+		}
+	}
+}
+
+// drain waits for the acknowledgements still outstanding, at most timeout.
+func (p *publisher) drain(timeout time.Duration) {
+	if p.qos == 0 {
+		return
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for p.acked.Load() < p.sent.Load() {
+		select {
+		case <-p.ackc:
+		case <-p.readDone:
+			return
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// read handles acknowledgements until the connection closes.
+func (p *publisher) read(errs *errorList) {
+	defer close(p.readDone)
+	var out []byte
+	for {
+		acked := int64(0)
+		for {
+			h, body, ok, err := p.c.next()
+			if err != nil {
+				errs.add(fmt.Errorf("publisher %d: %w", p.idx, err))
+				return
+			}
+			if !ok {
+				break
+			}
+			switch {
+			case p.qos == 1 && h.Type == packet.PUBACK, p.qos == 2 && h.Type == packet.PUBCOMP:
+				id, err := ackID(h, body)
+				if err == nil {
+					err = p.complete(id)
+				}
+				if err != nil {
+					errs.add(fmt.Errorf("publisher %d: %w", p.idx, err))
+					return
+				}
+				acked++
+			case p.qos == 2 && h.Type == packet.PUBREC:
+				id, err := ackID(h, body)
+				if err != nil {
+					errs.add(fmt.Errorf("publisher %d: %w", p.idx, err))
+					return
+				}
+				out = ackFrame(out, packet.PUBREL, id)
+			case h.Type == packet.PINGRESP:
+			default:
+				errs.add(fmt.Errorf("publisher %d: unexpected %s", p.idx, h.Type))
+				return
+			}
+		}
+		if len(out) > 0 {
+			if _, err := p.c.nc.Write(out); err != nil {
+				p.readFailed(errs, err)
+				return
+			}
+			out = out[:0]
+		}
+		if acked > 0 {
+			p.acked.Add(acked)
+			select {
+			case p.ackc <- struct{}{}:
+			default:
+			}
+		}
+		if err := p.c.fill(); err != nil {
+			p.readFailed(errs, err)
+			return
+		}
+	}
+}
+
+// complete ends the flight of packet id: latency, counters, and the id
+// goes back to the window.
+func (p *publisher) complete(id uint16) error {
+	if int(id) >= len(p.slots) || id == 0 {
+		return fmt.Errorf("acknowledgement for packet id %d, never used", id)
+	}
+	at := p.slots[id].at.Swap(0)
+	if at == 0 {
+		return fmt.Errorf("acknowledgement for packet id %d, not in flight", id)
+	}
+	now := int64(time.Since(p.epoch))
+	p.hist.Record(time.Duration(now - (at - 1)))
+	p.last.Store(now)
+	p.ids <- id // never blocks: the channel holds the whole window
+	return nil
+}
+
+func (p *publisher) readFailed(errs *errorList, err error) {
+	if !p.closing.Load() {
+		errs.add(fmt.Errorf("publisher %d: read: %w", p.idx, err))
+	}
+}
