@@ -167,7 +167,7 @@ type acceptedSub struct {
 }
 
 // subscribe applies stored subscriptions, writes the SUBACK and sends
-// retained messages (not for shared subscriptions [MQTT-4.8.2-?]).
+// retained messages (not for shared subscriptions, MQTT 5 section 4.8.2).
 func (c *conn) subscribe(ack *packet.Suback, subs []acceptedSub) {
 	s := c.entry.sess
 	var retained []acceptedSub

@@ -32,7 +32,7 @@ func (c *conn) handlePublish(h packet.FixedHeader, body []byte) error {
 	}
 	c.b.stats.received.Add(1)
 	if !c.mayPublish(p.Topic) {
-		// v5 says why [MQTT-3.3.4-?]; 3.x has no way to, so the message is
+		// v5 says why in the PUBACK/PUBREC reason code; 3.x has no way to, so the message is
 		// acknowledged and dropped, as Mosquitto does.
 		code := packet.NotAuthorized
 		if c.version != packet.V5 {
