@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
@@ -21,7 +22,10 @@ type Watched struct {
 	path string
 	log  *slog.Logger
 	cur  atomic.Pointer[PasswordFile]
-	done chan struct{} // closed when the watcher goroutine has returned
+	// scram is the SCRAM sidecar (path + [ScramSuffix]), loaded and
+	// swapped with the password file; nil when there is none.
+	scram atomic.Pointer[ScramFile]
+	done  chan struct{} // closed when the watcher goroutine has returned
 
 	mu      sync.Mutex // serializes loads; guards last and pending
 	last    stamp      // the file as it was when last loaded or found broken
@@ -100,6 +104,13 @@ func (w *Watched) loadLocked() error {
 		return err
 	}
 	f, err := LoadPasswordFile(w.path)
+	var sf *ScramFile
+	if err == nil {
+		sf, err = LoadScramFile(w.path + ScramSuffix)
+		if errors.Is(err, fs.ErrNotExist) {
+			sf, err = nil, nil
+		}
+	}
 	after, _ := statStamp(w.path)
 	if !before.same(after) {
 		return errChanging // w.last is left as it was, so the next poll retries.
@@ -109,7 +120,12 @@ func (w *Watched) loadLocked() error {
 		return err
 	}
 	w.cur.Store(f)
-	w.log.Info("password file loaded", "path", w.path, "users", f.Users())
+	w.scram.Store(sf)
+	if sf != nil {
+		w.log.Info("password file loaded", "path", w.path, "users", f.Users(), "scram_users", sf.Users())
+	} else {
+		w.log.Info("password file loaded", "path", w.path, "users", f.Users())
+	}
 	return nil
 }
 
@@ -155,6 +171,12 @@ func (w *Watched) poll() {
 
 // Current returns the password file in use.
 func (w *Watched) Current() *PasswordFile { return w.cur.Load() }
+
+// Scram returns user's SCRAM-SHA-256 credential from the sidecar file
+// loaded with the password file; ok is false without one.
+func (w *Watched) Scram(user string) (ScramCredential, bool) {
+	return w.scram.Load().Lookup(user)
+}
 
 // Done is closed when the watcher goroutine has ended, after ctx is done.
 func (w *Watched) Done() <-chan struct{} { return w.done }

@@ -47,6 +47,7 @@ type conn struct {
 	aliasesIn map[uint16]string // inbound topic aliases (v5)
 	will      *session.Message  // the Last Will, nil once disarmed
 	willDelay time.Duration
+	ea        enhancedAuth // MQTT 5 enhanced authentication
 
 	// Guarded by the attached session's mu: only Sink methods touch it.
 	aliasesOut map[string]uint16
@@ -266,7 +267,7 @@ func (c *conn) handlePackets() (int, error) {
 		if err != nil {
 			return off, err
 		}
-		if c.entry == nil && h.Type != packet.CONNECT { // refuse before waiting for the body
+		if c.entry == nil && h.Type != packet.CONNECT && (c.ea.pending == nil || h.Type != packet.AUTH) { // refuse before waiting for the body
 			return off, packet.Errorf(packet.ProtocolError, "first packet is %s, not CONNECT [MQTT-3.1.0-1]", h.Type)
 		}
 		if h.PacketLen() > int(c.b.opts.MaxPacketSize) {

@@ -15,19 +15,23 @@ import (
 var errRefused = errors.New("connection refused")
 
 // handleConnect admits or refuses a client. A refusal writes a CONNACK
-// with the reason and ends the connection [MQTT-3.2.2-6].
-func (c *conn) handleConnect(p *packet.Connect) error {
+// with the reason and ends the connection [MQTT-3.2.2-6]. A CONNECT with
+// the SCRAM-SHA-256 Authentication Method starts an exchange of AUTH
+// packets instead, which ends in the CONNACK; h and body are the CONNECT's.
+func (c *conn) handleConnect(h packet.FixedHeader, p *packet.Connect, body []byte) error {
 	c.readPeerLimits(p)
 	c.setVersion(p.Version)
-	ack := &packet.Connack{}
-	if code, reason := c.admit(p, ack); code != packet.Success {
-		if !c.lim.logged { // limits log their refusals themselves, rate-limited
-			c.log.Info("connection refused", "reason", reason, "code", byte(code), "version", p.Version)
-		}
-		ack.ReasonCode = code
-		c.setReason(&ack.Props, reason)
-		c.writePacket(ack)
-		return errRefused
+	if p.Props.Has(packet.PropAuthMethod) && c.scramAvailable(p) {
+		return c.startConnectAuth(h, body)
+	}
+	return c.connect(p, &packet.Connack{}, false)
+}
+
+// connect admits the client, enhanced-authenticated already if authed,
+// and attaches its session.
+func (c *conn) connect(p *packet.Connect, ack *packet.Connack, authed bool) error {
+	if code, reason := c.admit(p, ack, authed); code != packet.Success {
+		return c.refuse(code, reason, ack)
 	}
 	expiry, never := c.sessionExpiry(p, ack)
 	c.will, c.willDelay = willMessage(p, c.clientID)
@@ -71,18 +75,20 @@ func (c *conn) readPeerLimits(p *packet.Connect) {
 }
 
 // admit decides whether the client may connect, filling the client id and
-// keep alive. It returns the refusal code and a reason for the log.
-func (c *conn) admit(p *packet.Connect, ack *packet.Connack) (packet.ReasonCode, string) {
+// keep alive; authed skips authentication, done by an AUTH exchange. It returns the refusal code and a reason for the log.
+func (c *conn) admit(p *packet.Connect, ack *packet.Connack, authed bool) (packet.ReasonCode, string) {
 	o := &c.b.opts
 	if code, reason := c.screenConnect(); code != packet.Success {
 		return code, reason
 	}
-	if p.Props.Has(packet.PropAuthMethod) {
-		return packet.BadAuthenticationMethod, "unsupported authentication method " + p.Props.AuthMethod
-	}
-	if code, reason := c.authenticate(p); code != packet.Success {
-		c.authFailed()
-		return code, reason
+	if !authed {
+		if p.Props.Has(packet.PropAuthMethod) {
+			return packet.BadAuthenticationMethod, "unsupported authentication method " + p.Props.AuthMethod
+		}
+		if code, reason := c.authenticate(p); code != packet.Success {
+			c.authFailed()
+			return code, reason
+		}
 	}
 	if code, reason := c.assignClientID(p, ack); code != packet.Success {
 		return code, reason

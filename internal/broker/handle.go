@@ -46,7 +46,7 @@ func (c *conn) handle(h packet.FixedHeader, body []byte) error {
 	case *packet.Disconnect:
 		return c.handleDisconnect(p)
 	case *packet.Auth:
-		return packet.Errorf(packet.ProtocolError, "AUTH without an authentication method in CONNECT")
+		return c.handleAuth(p)
 	case *packet.Connect:
 		return packet.Errorf(packet.ProtocolError, "second CONNECT on one connection [MQTT-3.1.0-2]")
 	default:
@@ -61,8 +61,12 @@ func (c *conn) pong(failed bool) {
 	}
 }
 
-// handleFirst requires the first packet to be CONNECT [MQTT-3.1.0-1].
+// handleFirst requires the first packet to be CONNECT [MQTT-3.1.0-1], or
+// AUTH while the CONNECT's enhanced authentication is in progress.
 func (c *conn) handleFirst(h packet.FixedHeader, body []byte) error {
+	if c.ea.pending != nil {
+		return c.connectAuth(h, body)
+	}
 	if h.Type != packet.CONNECT {
 		return packet.Errorf(packet.ProtocolError, "first packet is %s, not CONNECT", h.Type)
 	}
@@ -71,7 +75,7 @@ func (c *conn) handleFirst(h packet.FixedHeader, body []byte) error {
 		c.refuseConnect(body, err)
 		return err
 	}
-	return c.handleConnect(p.(*packet.Connect))
+	return c.handleConnect(h, p.(*packet.Connect), body)
 }
 
 // refuseConnect answers a CONNECT that failed to decode: a v5 client gets

@@ -88,6 +88,11 @@ type Options struct {
 	// Authenticator decides CONNECTs before the anonymous and Users
 	// rules; its Ignore falls through to them. nil: only those rules.
 	Authenticator auth.Authenticator
+	// Scram returns the SCRAM-SHA-256 credential of a user, for MQTT 5
+	// enhanced authentication with the Authentication Method
+	// "SCRAM-SHA-256" (at CONNECT and on re-authentication); ok=false for
+	// an unknown user. nil: no enhanced authentication (CONNACK 0x8C).
+	Scram func(user string) (cred auth.ScramCredential, ok bool)
 	// AuthTimeout bounds one Authenticate call; default 10s.
 	AuthTimeout time.Duration
 	// ACL returns the access rules in force (reloadable); nil or a nil

@@ -88,6 +88,9 @@ func (f *authFiles) apply(opts *broker.Options) {
 	if f.acl != nil {
 		opts.ACL = f.acl.Current
 	}
+	if f.passwd != nil {
+		opts.Scram = f.passwd.Scram
+	}
 }
 
 // chain returns the configured authenticators in the order of auth.chain.

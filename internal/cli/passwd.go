@@ -43,6 +43,9 @@ func newPasswdCommand() *cobra.Command {
 			"users in the process list).\n\n" +
 			"-c starts a new file holding only USER, replacing FILE if it exists.\n" +
 			"-D deletes USER from FILE.\n\n" +
+			"A SCRAM-SHA-256 credential of USER is kept in FILE.scram (same mode and\n" +
+			"editing) for MQTT 5 enhanced authentication (Authentication Method\n" +
+			"SCRAM-SHA-256); -D removes it too.\n\n" +
 			"baram reads the files of mosquitto_passwd unchanged ($7$, $6$, bcrypt and\n" +
 			"argon2id hashes). Mosquitto reads the argon2id hashes written here from 2.1\n" +
 			"on (when built with argon2), not 2.0.",
@@ -91,6 +94,11 @@ func (f *passwdFlags) args(_ *cobra.Command, args []string) error {
 func (f *passwdFlags) run(cmd *cobra.Command, args []string) error {
 	file, user := args[0], args[1]
 	if f.delete {
+		// The sidecar first, so a reload never sees a user's SCRAM
+		// credential outlive the password.
+		if err := auth.DeleteScramCredential(file+auth.ScramSuffix, user); err != nil {
+			return err
+		}
 		err := auth.DeleteUser(file, user)
 		if errors.Is(err, auth.ErrNoSuchUser) {
 			return fmt.Errorf("user %q is not in %s", user, file)
@@ -111,6 +119,11 @@ func (f *passwdFlags) run(cmd *cobra.Command, args []string) error {
 		return errors.New("the password is empty")
 	case len(password) > maxPassword:
 		return fmt.Errorf("the password is %d bytes long; MQTT carries at most %d", len(password), maxPassword)
+	}
+	// The SCRAM sidecar first: the broker reloads both when the password
+	// file changes.
+	if err := auth.SetScramCredential(file+auth.ScramSuffix, user, password, f.create); err != nil {
+		return err
 	}
 	if f.create {
 		return createPasswordFile(file, user, password)

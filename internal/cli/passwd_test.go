@@ -124,7 +124,7 @@ func TestPasswdCreate(t *testing.T) {
 		t.Errorf("baram passwd -c on a new file = %d, %q", code, errOut)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(file))
-	if len(entries) != 1 {
+	if len(entries) != 2 { // the password file and its SCRAM sidecar
 		t.Errorf("temporary files left next to the password file: %v", entries)
 	}
 }
