@@ -42,7 +42,8 @@ func (c *conn) authenticate(p *packet.Connect) (packet.ReasonCode, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), c.b.opts.AuthTimeout)
 		defer cancel()
 		req := &auth.Request{ClientID: p.ClientID, Username: p.Username, HasUsername: p.HasUsername,
-			Password: p.Password, HasPassword: p.HasPassword, Remote: c.nc.RemoteAddr().String(), Listener: c.lo.Name}
+			Password: p.Password, HasPassword: p.HasPassword, Remote: c.nc.RemoteAddr().String(), Listener: c.lo.Name,
+			CertIdentity: c.certSubject()}
 		d, err := a.Authenticate(ctx, req)
 		switch d {
 		case auth.Allow:
@@ -91,11 +92,19 @@ func (c *conn) certIdentity() string {
 	if c.lo.IdentityAsUsername == "" {
 		return ""
 	}
+	return c.certField(c.lo.IdentityAsUsername)
+}
+
+// certSubject is the subject of a verified client certificate, or "",
+// for authenticators (the HTTP hook sends it as cert_identity).
+func (c *conn) certSubject() string { return c.certField(listener.IdentitySubject) }
+
+func (c *conn) certField(mode string) string {
 	tc, ok := c.nc.(interface{ ConnectionState() tls.ConnectionState })
 	if !ok {
 		return ""
 	}
-	return listener.Identity(tc.ConnectionState(), c.lo.IdentityAsUsername)
+	return listener.Identity(tc.ConnectionState(), mode)
 }
 
 // rules returns the ACL in force, or nil when everything is allowed.
