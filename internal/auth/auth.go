@@ -17,6 +17,18 @@ type Request struct {
 	CertIdentity string // identity taken from a verified client certificate ("" if none)
 	Remote       string // peer address "ip:port"
 	Listener     string // listener name/address
+
+	// Grant is set by an authenticator that allows the client only some
+	// topics (a JWT's "publish"/"subscribe" claims); nil: no such limit.
+	Grant *Grant
+}
+
+// Grant limits an authenticated client to topic filters, on top of the
+// ACL. A nil list leaves that direction to the ACL alone; an empty one
+// allows nothing.
+type Grant struct {
+	Publish   []string // filters the client may publish to
+	Subscribe []string // filters the client may subscribe to (and so receive)
 }
 
 // LogValue implements [slog.LogValuer]. It leaves out the password, so a

@@ -262,8 +262,12 @@ func (j *JWT) Authenticate(ctx context.Context, r *Request) (Decision, error) {
 			return Deny, fmt.Errorf("auth: jwt: token's %q claim does not match the user name %q", j.usernameClaim, r.Username)
 		}
 	}
-	if _, _, err := permissionClaims(claims); err != nil {
+	pub, sub, err := permissionClaims(claims)
+	if err != nil {
 		return Deny, err
+	}
+	if pub != nil || sub != nil {
+		r.Grant = &Grant{Publish: pub, Subscribe: sub}
 	}
 	return Allow, nil
 }
@@ -274,8 +278,8 @@ func (j *JWT) Authenticate(ctx context.Context, r *Request) (Decision, error) {
 // when the token is not valid, a claim is not an array of strings, or the
 // token has neither claim; a missing claim gives a nil slice.
 //
-// The broker does not apply these yet; it is meant to restrict an
-// authenticated client to them, on top of the ACL. Permissions does not
+// Authenticate hands the same claims to the broker in Request.Grant, which
+// restricts the client to them on top of the ACL. Permissions does not
 // fetch the JWKS for an unknown key id: call it after Authenticate allowed
 // the same token.
 func (j *JWT) Permissions(token string) (pub, sub []string, ok bool) {

@@ -340,6 +340,11 @@ func TestJWTPermissions(t *testing.T) {
 		c["subscribe"] = []string{"devices/alice/#", "broadcast/+"}
 	}))
 	wantAllow(t, j, "alice", tok)
+	req := &Request{Username: "alice", HasUsername: true, Password: []byte(tok), HasPassword: true}
+	if d, err := j.Authenticate(context.Background(), req); d != Allow || err != nil || req.Grant == nil ||
+		strings.Join(req.Grant.Publish, ",") != "devices/alice/#" || len(req.Grant.Subscribe) != 2 {
+		t.Fatalf("Authenticate = %v, %v, grant %+v; want the claims in Request.Grant", d, err, req.Grant)
+	}
 	pub, sub, ok := j.Permissions(tok)
 	if !ok || strings.Join(pub, ",") != "devices/alice/#" || strings.Join(sub, ",") != "devices/alice/#,broadcast/+" {
 		t.Errorf("Permissions = %q, %q, %v", pub, sub, ok)

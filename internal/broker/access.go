@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 
 	"github.com/baram-mqtt/baram/internal/acl"
 	"github.com/baram-mqtt/baram/internal/auth"
 	"github.com/baram-mqtt/baram/internal/listener"
 	"github.com/baram-mqtt/baram/internal/packet"
+	"github.com/baram-mqtt/baram/internal/topic"
 )
 
 // ListenerOptions are what a listener adds to the connections it accepts.
@@ -48,6 +51,13 @@ func (c *conn) authenticate(p *packet.Connect) (packet.ReasonCode, string) {
 		switch d {
 		case auth.Allow:
 			c.username, c.hasUsername = p.Username, p.HasUsername
+			if req.Grant != nil {
+				g, err := grantRules(req.Grant)
+				if err != nil {
+					return packet.NotAuthorized, "unusable topic permissions: " + err.Error()
+				}
+				c.grant = g
+			}
 			return packet.Success, ""
 		case auth.Deny:
 			reason := "bad username or password"
@@ -120,8 +130,35 @@ func (c *conn) aclClient() acl.Client {
 	return acl.Client{Username: c.username, HasUsername: c.hasUsername, ClientID: c.clientID}
 }
 
-// mayPublish checks the ACL for an inbound PUBLISH.
+// grantRules turns an authenticator's topic grant into rules: one
+// pattern line per filter; a direction the grant leaves open allows "#".
+func grantRules(g *auth.Grant) (*acl.ACL, error) {
+	var b strings.Builder
+	for _, d := range []struct {
+		access  string
+		filters []string
+	}{{"write", g.Publish}, {"read", g.Subscribe}} {
+		if d.filters == nil {
+			fmt.Fprintf(&b, "pattern %s #\n", d.access)
+			continue
+		}
+		for _, f := range d.filters {
+			if err := topic.ValidFilter(f); err != nil || strings.ContainsAny(f, "%\n") {
+				return nil, fmt.Errorf("filter %q: not a plain topic filter", f)
+			}
+			fmt.Fprintf(&b, "pattern %s %s\n", d.access, f)
+		}
+	}
+	return acl.Parse(strings.NewReader(b.String()), "grant")
+}
+
+// mayPublish checks the ACL, and the client's grant, for an inbound
+// PUBLISH.
 func (c *conn) mayPublish(topic string) bool {
+	if c.grant != nil && !c.grant.CanPublish(c.aclClient(), topic) {
+		c.log.Info("publish outside the token's publish claim", "topic", topic)
+		return false
+	}
 	r := c.b.rules()
 	if r == nil || r.CanPublish(c.aclClient(), topic) {
 		return true
@@ -130,8 +167,13 @@ func (c *conn) mayPublish(topic string) bool {
 	return false
 }
 
-// maySubscribe checks the ACL for one SUBSCRIBE filter.
+// maySubscribe checks the ACL, and the client's grant, for one SUBSCRIBE
+// filter.
 func (c *conn) maySubscribe(filter string) bool {
+	if c.grant != nil && !c.grant.CanSubscribe(c.aclClient(), filter) {
+		c.log.Info("subscription outside the token's subscribe claim", "filter", filter)
+		return false
+	}
 	r := c.b.rules()
 	if r == nil || r.CanSubscribe(c.aclClient(), filter) {
 		return true

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -186,4 +187,36 @@ func TestACLFiltersRetained(t *testing.T) {
 	}
 	bob.Send(&packet.Pingreq{}) // anything retained would come before the PINGRESP
 	brokertest.Expect[*packet.Pingresp](bob)
+}
+
+// grantAuth allows everyone, limited to fixed topics, as a JWT with
+// publish/subscribe claims does.
+type grantAuth struct{}
+
+func (grantAuth) Authenticate(_ context.Context, r *auth.Request) (auth.Decision, error) {
+	r.Grant = &auth.Grant{Publish: []string{"dev/a/#"}, Subscribe: []string{"cmd/a/#"}}
+	return auth.Allow, nil
+}
+
+// An authenticator's grant (a token's publish/subscribe claims) limits
+// the client on top of the ACL.
+func TestAuthenticatorGrantLimitsTopics(t *testing.T) {
+	_, addr := brokertest.Start(t, broker.Options{Authenticator: grantAuth{}})
+	c, code := connectAs(t, addr, packet.V5, "dev-a", "dev-a", "token")
+	if code != packet.Success {
+		t.Fatalf("CONNACK 0x%02X", byte(code))
+	}
+	c.Send(&packet.Subscribe{PacketID: 1, Subs: []packet.Subscription{{Filter: "cmd/a/+", QoS: 1}, {Filter: "cmd/#", QoS: 1}}})
+	if got := brokertest.Expect[*packet.Suback](c).ReasonCodes; got[0] != 1 || got[1] != packet.NotAuthorized {
+		t.Fatalf("SUBACK %v, want [1 0x87]", got)
+	}
+	for i, tc := range []struct {
+		topic string
+		want  packet.ReasonCode
+	}{{"dev/a/temp", packet.NoMatchingSubscribers}, {"dev/b/temp", packet.NotAuthorized}} {
+		c.Send(&packet.Publish{Topic: tc.topic, QoS: 1, PacketID: uint16(i + 2), Payload: []byte("x")})
+		if a := brokertest.Expect[*packet.Ack](c); a.ReasonCode != tc.want {
+			t.Fatalf("publish to %s: PUBACK 0x%02X, want 0x%02X", tc.topic, byte(a.ReasonCode), byte(tc.want))
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/baram-mqtt/baram/internal/acl"
 	"github.com/baram-mqtt/baram/internal/packet"
 	"github.com/baram-mqtt/baram/internal/session"
 )
@@ -31,8 +32,9 @@ type conn struct {
 	// Set while handling CONNECT by the reader, read-only afterwards.
 	version     byte
 	clientID    string
-	username    string // authenticated username
-	hasUsername bool   // false for anonymous clients
+	grant       *acl.ACL // topics an authenticator limited the client to; nil: no limit
+	username    string   // authenticated username
+	hasUsername bool     // false for anonymous clients
 	entry       *entry
 	keepAlive   time.Duration
 	peer        clientLimits // what the client announced it accepts
