@@ -169,7 +169,7 @@ func (h *HTTP) Authenticate(ctx context.Context, r *Request) (Decision, error) {
 
 // ask sends r to the server.
 func (h *HTTP) ask(ctx context.Context, r *Request) (Decision, error) {
-	body, err := json.Marshal(httpAuthRequest{
+	result, err := h.post(ctx, httpAuthRequest{
 		ClientID:     r.ClientID,
 		Username:     r.Username,
 		Password:     string(r.Password),
@@ -178,13 +178,31 @@ func (h *HTTP) ask(ctx context.Context, r *Request) (Decision, error) {
 		Listener:     r.Listener,
 	})
 	if err != nil {
-		return Deny, fmt.Errorf("auth: http: %w", err)
+		return Deny, err
+	}
+	switch result {
+	case "allow":
+		return Allow, nil
+	case "deny":
+		return Deny, nil
+	case "ignore":
+		return Ignore, nil
+	}
+	return Deny, errors.New(`auth: http: answer's "result" is not "allow", "deny" or "ignore"`)
+}
+
+// post sends body as JSON and returns the "result" of the answer; any
+// failure is an error (the callers fail closed).
+func (h *HTTP) post(ctx context.Context, body any) (string, error) {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return "", fmt.Errorf("auth: http: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(data))
 	if err != nil {
-		return Deny, fmt.Errorf("auth: http: %w", err)
+		return "", fmt.Errorf("auth: http: %w", err)
 	}
 	for k, v := range h.headers {
 		req.Header.Set(k, v)
@@ -194,33 +212,25 @@ func (h *HTTP) ask(ctx context.Context, r *Request) (Decision, error) {
 	resp, err := h.client.Do(req)
 	if err != nil {
 		// A *url.Error names the method and URL, never the body.
-		return Deny, fmt.Errorf("auth: http: %w", err)
+		return "", fmt.Errorf("auth: http: %w", err)
 	}
 	defer resp.Body.Close()
 	// The body is never quoted in errors: a server may echo the password.
-	data, err := io.ReadAll(io.LimitReader(resp.Body, httpBodyMax+1))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, httpBodyMax+1))
 	if err != nil {
-		return Deny, fmt.Errorf("auth: http: reading answer: %w", err)
+		return "", fmt.Errorf("auth: http: reading answer: %w", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return Deny, fmt.Errorf("auth: http: server answered %s", resp.Status)
+		return "", fmt.Errorf("auth: http: server answered %s", resp.Status)
 	}
-	if len(data) > httpBodyMax {
-		return Deny, fmt.Errorf("auth: http: answer longer than %d bytes", httpBodyMax)
+	if len(answer) > httpBodyMax {
+		return "", fmt.Errorf("auth: http: answer longer than %d bytes", httpBodyMax)
 	}
 	var ans httpAuthResponse
-	if err := json.Unmarshal(data, &ans); err != nil {
-		return Deny, errors.New("auth: http: answer is not a JSON object with a \"result\"")
+	if err := json.Unmarshal(answer, &ans); err != nil {
+		return "", errors.New("auth: http: answer is not a JSON object with a \"result\"")
 	}
-	switch ans.Result {
-	case "allow":
-		return Allow, nil
-	case "deny":
-		return Deny, nil
-	case "ignore":
-		return Ignore, nil
-	}
-	return Deny, errors.New(`auth: http: answer's "result" is not "allow", "deny" or "ignore"`)
+	return ans.Result, nil
 }
 
 // cached returns the unexpired cached decision for key.

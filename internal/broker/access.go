@@ -159,6 +159,9 @@ func (c *conn) mayPublish(topic string) bool {
 		c.log.Info("publish outside the token's publish claim", "topic", topic)
 		return false
 	}
+	if !c.authorized(topic, auth.AccessPublish) {
+		return false
+	}
 	r := c.b.rules()
 	if r == nil || r.CanPublish(c.aclClient(), topic) {
 		return true
@@ -174,12 +177,30 @@ func (c *conn) maySubscribe(filter string) bool {
 		c.log.Info("subscription outside the token's subscribe claim", "filter", filter)
 		return false
 	}
+	if !c.authorized(filter, auth.AccessSubscribe) {
+		return false
+	}
 	r := c.b.rules()
 	if r == nil || r.CanSubscribe(c.aclClient(), filter) {
 		return true
 	}
 	c.log.Info("subscription denied by ACL", "filter", filter, "username", c.username)
 	return false
+}
+
+// authorized asks Options.Authorizer, if any; it fails closed.
+func (c *conn) authorized(topic, access string) bool {
+	a := c.b.opts.Authorizer
+	if a == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.b.opts.AuthTimeout)
+	defer cancel()
+	ok, err := a.Allowed(ctx, c.clientID, c.username, topic, access)
+	if !ok {
+		c.log.Info("refused by the authorization hook", "topic", topic, "access", access, "err", err)
+	}
+	return ok
 }
 
 // isClientCertError reports a TLS handshake that refused the client's

@@ -220,3 +220,30 @@ func TestAuthenticatorGrantLimitsTopics(t *testing.T) {
 		}
 	}
 }
+
+// onlyAlicePublishes is an authorization hook allowing alice to publish.
+type onlyAlicePublishes struct{}
+
+func (onlyAlicePublishes) Allowed(_ context.Context, _, user, _, access string) (bool, error) {
+	return user == "alice" && access == auth.AccessPublish, nil
+}
+
+// An authorization hook is asked before a publish or subscribe is taken.
+func TestAuthorizerHook(t *testing.T) {
+	_, addr := brokertest.Start(t, broker.Options{Authorizer: onlyAlicePublishes{}})
+	alice, _ := connectAs(t, addr, packet.V5, "a", "alice", "")
+	bob, _ := connectAs(t, addr, packet.V5, "b", "bob", "")
+	for _, tc := range []struct {
+		r    *brokertest.Raw
+		want packet.ReasonCode
+	}{{alice, packet.NoMatchingSubscribers}, {bob, packet.NotAuthorized}} {
+		tc.r.Send(&packet.Publish{Topic: "t", QoS: 1, PacketID: 1, Payload: []byte("x")})
+		if a := brokertest.Expect[*packet.Ack](tc.r); a.ReasonCode != tc.want {
+			t.Fatalf("PUBACK 0x%02X, want 0x%02X", byte(a.ReasonCode), byte(tc.want))
+		}
+	}
+	alice.Send(&packet.Subscribe{PacketID: 2, Subs: []packet.Subscription{{Filter: "t"}}})
+	if got := brokertest.Expect[*packet.Suback](alice).ReasonCodes; got[0] != packet.NotAuthorized {
+		t.Fatalf("SUBACK %v, want [0x87]", got)
+	}
+}

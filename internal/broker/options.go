@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -98,6 +99,9 @@ type Options struct {
 	// ACL returns the access rules in force (reloadable); nil or a nil
 	// result allows everything.
 	ACL func() *acl.ACL
+	// Authorizer, when set, is asked too before a publish or subscribe is
+	// accepted (an HTTP hook); both it and the ACL must allow.
+	Authorizer Authorizer
 
 	// Store keeps sessions, queues and retained messages; nil keeps them
 	// in memory only (a memstore). The broker does not close it.
@@ -106,6 +110,12 @@ type Options struct {
 	Sync SyncMode
 	// SyncInterval is how often SyncBatch syncs; default 100ms.
 	SyncInterval time.Duration
+}
+
+// Authorizer decides topic access outside the ACL file; access is
+// auth.AccessPublish or auth.AccessSubscribe. An error is a refusal.
+type Authorizer interface {
+	Allowed(ctx context.Context, clientID, username, topic, access string) (bool, error)
 }
 
 // SyncMode says when the store is synced.

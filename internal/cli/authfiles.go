@@ -20,10 +20,11 @@ type authFiles struct {
 	passwdPath string
 	passwd     *auth.Watched // nil without auth.password_file
 	aclPath    string
-	acl        *acl.Watched // nil without auth.acl_file
-	http       *auth.HTTP   // nil without auth.http
-	jwt        *auth.JWT    // nil without auth.jwt; its JWKS refresher stops with ctx
-	order      []string     // of the authenticators, as auth.chain
+	acl        *acl.Watched         // nil without auth.acl_file
+	http       *auth.HTTP           // nil without auth.http
+	httpACL    *auth.HTTPAuthorizer // nil without auth.http_acl
+	jwt        *auth.JWT            // nil without auth.jwt; its JWKS refresher stops with ctx
+	order      []string             // of the authenticators, as auth.chain
 }
 
 // openAuthFiles loads the files that a names and starts watching them
@@ -51,6 +52,17 @@ func openAuthFiles(ctx context.Context, a config.Auth, logger *slog.Logger) (_ *
 		}, nil)
 		if err != nil {
 			return nil, fmt.Errorf("auth.http: %w", err)
+		}
+	}
+	if h := a.HTTPACL; h != nil {
+		f.httpACL, err = auth.NewHTTPAuthorizer(auth.HTTPConfig{
+			URL:      h.URL,
+			Timeout:  time.Duration(h.Timeout),
+			CacheTTL: time.Duration(h.CacheTTL),
+			Headers:  h.Headers,
+		}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("auth.http_acl: %w", err)
 		}
 	}
 	if j := a.JWT; j != nil {
@@ -90,6 +102,9 @@ func (f *authFiles) apply(opts *broker.Options) {
 	}
 	if f.passwd != nil {
 		opts.Scram = f.passwd.Scram
+	}
+	if f.httpACL != nil {
+		opts.Authorizer = f.httpACL
 	}
 }
 

@@ -26,6 +26,8 @@ func TestValidateAuthChain(t *testing.T) {
 		{"http ftp url", Auth{HTTP: &HTTPAuth{URL: "ftp://x/y"}}, `auth.http.url: "ftp://x/y" must be an http:// or https:// URL with a host`},
 		{"http negative timeout", Auth{HTTP: &HTTPAuth{URL: "http://x", Timeout: Duration(-time.Second)}}, "auth.http.timeout: -1s is negative"},
 		{"http negative cache", Auth{HTTP: &HTTPAuth{URL: "http://x", CacheTTL: Duration(-time.Second)}}, "auth.http.cache_ttl: -1s is negative"},
+		{"http_acl", Auth{HTTPACL: hook()}, ""},
+		{"http_acl ftp url", Auth{HTTPACL: &HTTPAuth{URL: "ftp://x/y"}}, `auth.http_acl.url: "ftp://x/y" must be an http:// or https:// URL with a host`},
 		{"jwt no algorithms", Auth{JWT: &JWTAuth{}}, "auth.jwt.algorithms: required"},
 		{"jwt bad algorithm", Auth{JWT: &JWTAuth{Algorithms: []string{"none"}}}, `auth.jwt.algorithms[0]: "none" is not one of`},
 		{"jwt hs256 no secret", Auth{JWT: &JWTAuth{Algorithms: []string{"HS256"}}}, "auth.jwt.hmac_secret_file: required when HS256"},

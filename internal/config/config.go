@@ -129,6 +129,9 @@ type Auth struct {
 	ACLFile string `yaml:"acl_file"`
 	// HTTP asks a web service about each client; nil for none.
 	HTTP *HTTPAuth `yaml:"http"`
+	// HTTPACL asks a web service before each publish and subscribe (on top
+	// of acl_file); the same keys as http; nil for none.
+	HTTPACL *HTTPAuth `yaml:"http_acl"`
 	// JWT accepts clients whose password is a signed JSON Web Token; nil
 	// for none.
 	JWT *JWTAuth `yaml:"jwt"`

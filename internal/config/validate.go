@@ -463,15 +463,22 @@ func checkAuth(a *Auth) []error {
 	add := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("auth.%s: %s", key, fmt.Sprintf(format, args...)))
 	}
-	if h := a.HTTP; h != nil {
+	for _, hk := range []struct {
+		key string
+		h   *HTTPAuth
+	}{{"http", a.HTTP}, {"http_acl", a.HTTPACL}} {
+		key, h := hk.key, hk.h
+		if h == nil {
+			continue
+		}
 		if err := checkHTTPURL(h.URL); err != nil {
-			add("http.url", "%v", err)
+			add(key+".url", "%v", err)
 		}
 		if h.Timeout < 0 {
-			add("http.timeout", "%s is negative; use 0 for the default", h.Timeout)
+			add(key+".timeout", "%s is negative; use 0 for the default", h.Timeout)
 		}
 		if h.CacheTTL < 0 {
-			add("http.cache_ttl", "%s is negative; use 0 to disable the cache", h.CacheTTL)
+			add(key+".cache_ttl", "%s is negative; use 0 to disable the cache", h.CacheTTL)
 		}
 	}
 	if j := a.JWT; j != nil {
