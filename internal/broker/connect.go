@@ -200,20 +200,7 @@ func willMessage(p *packet.Connect, clientID string) (*session.Message, time.Dur
 }
 
 // sessionLimits are the session limits for this connection.
-func (c *conn) sessionLimits() session.Limits {
-	recvMax := c.peer.recvMax
-	o := &c.b.opts
-	inflight := int(o.MaxInflight)
-	if recvMax > 0 && int(recvMax) < inflight {
-		inflight = int(recvMax)
-	}
-	return session.Limits{
-		Inflight:       inflight,
-		MaxQueued:      o.MaxQueuedMessages,
-		MaxQueuedBytes: o.MaxQueuedBytes,
-		QueueQoS0:      o.QueueQoS0,
-	}
-}
+func (c *conn) sessionLimits() session.Limits { return c.b.sessionLimits(c.peer.recvMax) }
 
 // equalConstantTime compares secrets without leaking where they differ.
 func equalConstantTime(a, b string) bool {

@@ -70,7 +70,7 @@ func (b *Broker) saveSession(s *session.Session, rec *store.SessionRecord, sync 
 	defer batch.Close()
 	batch.Put(store.SessionIDKey(s.ClientID), store.SessionKey(sid)[1:])
 	batch.Put(store.SessionKey(sid), store.MarshalSession(rec))
-	if err := batch.Commit(sync && b.opts.Sync == SyncAlways); err != nil {
+	if err := b.commit(batch, sync); err != nil {
 		return fmt.Errorf("store session %q: %w", s.ClientID, err)
 	}
 	return nil
@@ -96,53 +96,63 @@ func (b *Broker) deleteSession(s *session.Session) {
 	}
 }
 
+// commit commits batch; durable asks for stable storage before it
+// returns, which the sync mode grants only with SyncAlways (SyncBatch
+// leaves it to the syncer, SyncNone to the operating system).
+func (b *Broker) commit(batch store.Batch, durable bool) error {
+	return batch.Commit(durable && b.opts.Sync == SyncAlways)
+}
+
 // journal implements session.Journal over the broker's store.
 type journal struct{ b *Broker }
 
 // Sent implements session.Journal.
 func (j journal) Sent(sid uint64, d *session.Delivery, sync bool) error {
-	batch := j.b.store.NewBatch()
-	defer batch.Close()
-	batch.Put(store.InflightKey(sid, d.PacketID), store.MarshalInflight(&store.InflightRecord{Seq: d.Seq, Phase: byte(session.AwaitAck)}))
-	if err := batch.Commit(sync && j.b.opts.Sync == SyncAlways); err != nil {
+	err := j.putInflight(sid, d, session.AwaitAck, sync)
+	if err != nil {
 		j.b.log.Error("store: recording an inflight message failed; it stays queued", "err", err)
-		return err
 	}
-	return nil
+	return err
 }
 
 // Released implements session.Journal. Synced before the PUBREL goes
 // out: a client that answered PUBCOMP has freed the packet id, so a
 // PUBLISH resent after a crash under that id would be a second delivery.
 func (j journal) Released(sid uint64, d *session.Delivery) error {
-	batch := j.b.store.NewBatch()
-	defer batch.Close()
-	batch.Put(store.InflightKey(sid, d.PacketID), store.MarshalInflight(&store.InflightRecord{Seq: d.Seq, Phase: byte(session.AwaitComp)}))
-	if err := batch.Commit(j.b.opts.Sync == SyncAlways); err != nil {
+	err := j.putInflight(sid, d, session.AwaitComp, true)
+	if err != nil {
 		j.b.log.Error("store: recording a PUBREC failed; no PUBREL until the client repeats it", "err", err)
-		return err
 	}
-	return nil
+	return err
+}
+
+// putInflight records d's packet id and phase.
+func (j journal) putInflight(sid uint64, d *session.Delivery, phase session.Phase, durable bool) error {
+	return j.commit(durable, func(batch store.Batch) {
+		batch.Put(store.InflightKey(sid, d.PacketID), store.MarshalInflight(&store.InflightRecord{Seq: d.Seq, Phase: byte(phase)}))
+	})
 }
 
 // Done implements session.Journal. Not synced: a lost delete is a
 // redelivery, which QoS 1 allows and QoS 2's packet id state absorbs.
 func (j journal) Done(sid uint64, d *session.Delivery) {
-	j.commit(func(batch store.Batch) {
+	err := j.commit(false, func(batch store.Batch) {
 		if d.PacketID != 0 {
 			batch.Delete(store.InflightKey(sid, d.PacketID))
 		}
 		batch.Delete(store.QueueKey(sid, d.Seq))
 	})
+	if err != nil {
+		j.b.log.Error("store: deleting a delivered message failed", "err", err)
+	}
 }
 
-func (j journal) commit(stage func(store.Batch)) {
+// commit stages and commits one small batch.
+func (j journal) commit(durable bool, stage func(store.Batch)) error {
 	batch := j.b.store.NewBatch()
 	defer batch.Close()
 	stage(batch)
-	if err := batch.Commit(false); err != nil {
-		j.b.log.Error("store: update failed", "err", err)
-	}
+	return j.b.commit(batch, durable)
 }
 
 // Load implements session.Journal.

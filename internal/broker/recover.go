@@ -114,7 +114,7 @@ func (b *Broker) loadSessions(queues map[uint64]*queueStats) (map[uint64]*entry,
 		}
 		e.sess.MakeDurable(sid, journal{b}, q.next, q.count, q.bytes)
 		e.sess.SetExpiry(time.Duration(r.Expiry)*time.Second, r.Expiry == store.NeverExpire)
-		e.sess.SetLimits(b.offlineLimits())
+		e.sess.SetLimits(b.sessionLimits(0))
 		e.sess.SetUsername(r.Username)
 		bySID[sid], records[sid] = e, r
 		b.sessions.Store(r.ClientID, e)
@@ -199,9 +199,14 @@ func (b *Broker) loadRetained() (int, error) {
 	return n, err
 }
 
-// offlineLimits are the queue limits of a session with no connection.
-func (b *Broker) offlineLimits() session.Limits {
+// sessionLimits are a session's limits for a client whose receive
+// maximum is recvMax (0: none given, or no client).
+func (b *Broker) sessionLimits(recvMax uint16) session.Limits {
 	o := &b.opts
-	return session.Limits{Inflight: int(o.MaxInflight), MaxQueued: o.MaxQueuedMessages,
+	inflight := int(o.MaxInflight)
+	if recvMax > 0 && int(recvMax) < inflight {
+		inflight = int(recvMax)
+	}
+	return session.Limits{Inflight: inflight, MaxQueued: o.MaxQueuedMessages,
 		MaxQueuedBytes: o.MaxQueuedBytes, QueueQoS0: o.QueueQoS0}
 }

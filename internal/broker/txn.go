@@ -50,7 +50,7 @@ func (t *txn) commit() error {
 		return nil
 	}
 	start := time.Now()
-	err := t.batch.Commit(t.b.opts.Sync == SyncAlways)
+	err := t.b.commit(t.batch, true)
 	t.b.stats.commitNanos.Add(uint64(time.Since(start)))
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)

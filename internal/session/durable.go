@@ -48,6 +48,7 @@ type durable struct {
 var ErrNotDurable = errors.New("session is not durable")
 
 // MakeDurable backs the session by the store under session number sid.
+// Call it before the session is shared with other goroutines.
 // next, stored and storedBytes describe its queue on disk (from recovery;
 // zero for a new session).
 func (s *Session) MakeDurable(sid uint64, j Journal, next uint64, stored int, storedBytes int64) {
@@ -58,12 +59,10 @@ func (s *Session) MakeDurable(sid uint64, j Journal, next uint64, stored int, st
 
 // SID returns the session number, 0 for a session kept in memory only.
 func (s *Session) SID() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.dur == nil {
 		return 0
 	}
-	return s.dur.sid
+	return s.dur.sid // immutable once set
 }
 
 // Admit is the first half of a durable delivery, done before the
@@ -71,11 +70,11 @@ func (s *Session) SID() uint64 {
 // sequence number and stages its queue record in batch. Deliver completes
 // it after the commit, Abort undoes it if the commit fails.
 func (s *Session) Admit(d *Delivery, st Stager) Outcome {
+	if s.dur == nil {
+		return Held // nothing to stage (and no lock taken): Deliver applies the memory limits
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.dur == nil {
-		return Held // nothing to stage: Deliver applies the memory limits
-	}
 	if d.QoS == 0 && (s.sink != nil || !s.limits.QueueQoS0) {
 		return Held // QoS 0 is only kept on disk for an offline client
 	}

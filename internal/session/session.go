@@ -51,7 +51,10 @@ type Session struct {
 
 	dropped uint64 // messages dropped by the queue policy, for logs and metrics
 
-	dur *durable // nil for a session kept in memory only
+	// dur is nil for a session kept in memory only. The pointer is set by
+	// MakeDurable before the session is shared and never changes, so it
+	// may be read without mu; the fields it points to are guarded by mu.
+	dur *durable
 
 	username string // who the client authenticated as, for access checks
 }
