@@ -43,3 +43,18 @@ func TestDataDirSurvivesRestart(t *testing.T) {
 		t.Fatal("retained message lost across the restart")
 	}
 }
+
+// Close ends in-process subscriptions that were never unsubscribed (the
+// leak check in TestMain fails otherwise).
+func TestCloseEndsSubscriptions(t *testing.T) {
+	b, err := baram.New(baram.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Subscribe("x/#", func(baram.Message) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -50,6 +50,7 @@ type Broker struct {
 	listeners map[net.Listener]struct{} // guarded by mu
 	conns     map[*conn]struct{}        // live connections; guarded by mu
 	closing   bool                      // Shutdown has begun; guarded by mu
+	inproc    map[string]func()         // in-process subscriptions' unsubscribe; guarded by mu
 	wg        sync.WaitGroup            // one per connection goroutine
 
 	stop     chan struct{} // closed by Shutdown: background loops end
@@ -78,6 +79,7 @@ func New(opts Options) *Broker {
 		wills:     make(map[string]*pendingWill),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		inproc:    make(map[string]func()),
 		store:     opts.Store,
 		stop:      make(chan struct{}),
 	}
@@ -220,6 +222,15 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		}
 		<-done
 		err = ctx.Err()
+	}
+	b.mu.Lock()
+	unsubs := make([]func(), 0, len(b.inproc))
+	for _, u := range b.inproc {
+		unsubs = append(unsubs, u)
+	}
+	b.mu.Unlock()
+	for _, u := range unsubs { // outside mu: each takes it
+		u()
 	}
 	b.stopOnce.Do(func() { close(b.stop) })
 	b.bg.Wait()

@@ -56,16 +56,21 @@ func (b *Broker) Subscribe(filter string, fn Handler) (unsubscribe func(), err e
 		b.sendRetained(s, filter, opts)
 	}
 	var once sync.Once
-	return func() {
+	unsubscribe = func() {
 		once.Do(func() {
 			b.subs.Unsubscribe(id, filter)
 			b.mu.Lock()
 			b.sessions.Delete(id)
+			delete(b.inproc, id)
 			b.mu.Unlock()
 			s.Detach(sink)
 			sink.close()
 		})
-	}, nil
+	}
+	b.mu.Lock()
+	b.inproc[id] = unsubscribe // Shutdown ends the handler goroutines still running
+	b.mu.Unlock()
+	return unsubscribe, nil
 }
 
 // funcSink feeds deliveries to a handler goroutine through a bounded
