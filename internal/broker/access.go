@@ -155,6 +155,12 @@ func grantRules(g *auth.Grant) (*acl.ACL, error) {
 // mayPublish checks the ACL, and the client's grant, for an inbound
 // PUBLISH.
 func (c *conn) mayPublish(topic string) bool {
+	if strings.HasPrefix(topic, "$SYS/") || topic == "$SYS" {
+		// Only the broker speaks under $SYS; a client's message there
+		// would pass for the broker's own figures.
+		c.log.Info("publish to $SYS refused: the topic tree is the broker's", "topic", topic)
+		return false
+	}
 	if c.grant != nil && !c.grant.CanPublish(c.aclClient(), topic) {
 		c.log.Info("publish outside the token's publish claim", "topic", topic)
 		return false

@@ -46,12 +46,12 @@ type Broker struct {
 	limits    *limits // abuse limits; see limits.go
 
 	mu        sync.Mutex
-	wills     map[string]*pendingWill   // delayed wills by client id; guarded by mu
-	listeners map[net.Listener]struct{} // guarded by mu
-	conns     map[*conn]struct{}        // live connections; guarded by mu
-	closing   bool                      // Shutdown has begun; guarded by mu
-	inproc    map[string]func()         // in-process subscriptions' unsubscribe; guarded by mu
-	wg        sync.WaitGroup            // one per connection goroutine
+	wills     map[string]*pendingWill         // delayed wills by client id; guarded by mu
+	listeners map[net.Listener]*listenerState // guarded by mu
+	conns     map[*conn]struct{}              // live connections; guarded by mu
+	closing   bool                            // Shutdown has begun; guarded by mu
+	inproc    map[string]func()               // in-process subscriptions' unsubscribe; guarded by mu
+	wg        sync.WaitGroup                  // one per connection goroutine
 
 	stop     chan struct{} // closed by Shutdown: background loops end
 	stopOnce sync.Once
@@ -65,6 +65,7 @@ type entry struct {
 	expiry  *time.Timer // ends the offline session; guarded by Broker.mu
 	version byte        // protocol level of the last connection; guarded by Broker.mu
 	offline time.Time   // when the last connection ended; guarded by Broker.mu
+	inproc  bool        // an in-process subscription (Broker.Subscribe), not a client
 }
 
 // New returns a broker configured by opts.
@@ -77,7 +78,7 @@ func New(opts Options) *Broker {
 		retained:  topic.NewRetained[*session.Message](),
 		started:   time.Now(),
 		wills:     make(map[string]*pendingWill),
-		listeners: make(map[net.Listener]struct{}),
+		listeners: make(map[net.Listener]*listenerState),
 		conns:     make(map[*conn]struct{}),
 		inproc:    make(map[string]func()),
 		store:     opts.Store,
@@ -123,14 +124,14 @@ func (b *Broker) ServeListener(ln net.Listener, lo ListenerOptions) error {
 		b.mu.Unlock()
 		return ErrClosed
 	}
-	b.listeners[ln] = struct{}{}
+	ls := newListenerState(lo)
+	b.listeners[ln] = ls
 	b.mu.Unlock()
 	defer func() {
 		b.mu.Lock()
 		delete(b.listeners, ln)
 		b.mu.Unlock()
 	}()
-	ls := newListenerState(lo)
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -165,6 +166,8 @@ func (b *Broker) startConn(nc net.Conn, ls *listenerState) {
 	b.wg.Add(1)
 	b.mu.Unlock()
 	b.connected.Add(1)
+	b.stats.accepted.Add(1)
+	ls.accepted.Add(1)
 	c.screen(ls, ls.active.Add(1))
 	go func() {
 		defer b.wg.Done()

@@ -37,6 +37,7 @@ type conn struct {
 	hasUsername bool     // false for anonymous clients
 	entry       *entry
 	keepAlive   time.Duration
+	connectedAt time.Time    // when the CONNACK was sent
 	peer        clientLimits // what the client announced it accepts
 	lo          ListenerOptions
 	lim         connLimits // abuse limits; see the field comments
@@ -222,6 +223,7 @@ func (c *conn) fill() error {
 		c.growRead(size)
 	}
 	n, err := c.nc.Read(c.rbuf[len(c.rbuf):cap(c.rbuf)])
+	c.b.stats.netIn.Add(uint64(n))
 	c.rbuf = c.rbuf[:len(c.rbuf)+n]
 	if n > 0 && err != nil && !errors.Is(err, io.EOF) {
 		return nil // handle what arrived; the error repeats on the next read

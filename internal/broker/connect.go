@@ -35,6 +35,7 @@ func (c *conn) connect(p *packet.Connect, ack *packet.Connack, authed bool) erro
 	}
 	expiry, never := c.sessionExpiry(p, ack)
 	c.will, c.willDelay = willMessage(p, c.clientID)
+	c.connectedAt = time.Now() // before attach publishes c to other goroutines
 	present := c.b.attach(c, p.CleanStart, expiry, never)
 	// A durable session, and the will that must fire if we crash, are
 	// stored before the client hears its session exists.
@@ -45,6 +46,7 @@ func (c *conn) connect(p *packet.Connect, ack *packet.Connack, authed bool) erro
 		return errRefused
 	}
 	ack.SessionPresent = present
+	c.b.stats.connects.Add(1)
 	c.announce(ack)
 	c.writePacket(ack)
 	// Only now may publishes reach the connection: nothing overtakes the

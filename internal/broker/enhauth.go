@@ -88,8 +88,9 @@ func (c *conn) refuse(code packet.ReasonCode, reason string, ack *packet.Connack
 	if ack == nil {
 		ack = &packet.Connack{}
 	}
-	if !c.lim.logged { // limits log their refusals themselves, rate-limited
+	if !c.lim.logged { // limits log and count their refusals themselves
 		c.log.Info("connection refused", "reason", reason, "code", byte(code), "version", c.version)
+		c.b.stats.countRefusal(code)
 	}
 	ack.ReasonCode = code
 	c.setReason(&ack.Props, reason)

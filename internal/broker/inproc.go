@@ -23,7 +23,7 @@ func (b *Broker) Publish(name string, payload []byte, qos byte, retain bool) err
 	if qos > 2 {
 		return fmt.Errorf("publish %q: QoS %d is not 0, 1 or 2", name, qos)
 	}
-	b.stats.received.Add(1)
+	b.stats.countReceived(qos, len(payload))
 	return b.publishNow(&session.Message{Topic: name, Payload: bytes.Clone(payload), QoS: qos, Retain: retain})
 }
 
@@ -48,7 +48,7 @@ func (b *Broker) Subscribe(filter string, fn Handler) (unsubscribe func(), err e
 	s.Attach(sink, 0, session.Limits{Inflight: 1}, time.Now())
 	opts := topic.Options{QoS: 0}
 	b.mu.Lock()
-	b.sessions.Store(id, &entry{sess: s})
+	b.sessions.Store(id, &entry{sess: s, inproc: true})
 	b.mu.Unlock()
 	b.subs.Subscribe(id, filter, opts)
 	s.Subscribe(filter, opts)

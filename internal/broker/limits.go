@@ -276,9 +276,10 @@ func (l *limits) logf(log *slog.Logger, src, msg string, args ...any) {
 
 // listenerState is a listener's share of the limits.
 type listenerState struct {
-	lo     ListenerOptions
-	active atomic.Int64  // open connections accepted by it
-	rate   *rate.Limiter // nil: no connection rate limit
+	lo       ListenerOptions
+	active   atomic.Int64  // open connections accepted by it
+	accepted atomic.Uint64 // connections accepted since it started
+	rate     *rate.Limiter // nil: no connection rate limit
 }
 
 func newListenerState(lo ListenerOptions) *listenerState {

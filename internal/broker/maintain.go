@@ -87,6 +87,7 @@ func (b *Broker) sweep(now time.Time, compact bool) {
 			b.log.Warn("store: compaction failed", "err", err)
 		}
 	}
+	b.stats.dropExpired.Add(uint64(retained + queued))
 	if retained+queued > 0 || compact {
 		b.log.Info("expired messages removed", "retained", retained, "queued", queued,
 			"compacted", compact, "took", time.Since(start).Round(time.Millisecond))

@@ -30,7 +30,7 @@ func (c *conn) handlePublish(h packet.FixedHeader, body []byte) error {
 	if err := c.resolveAlias(p); err != nil {
 		return err
 	}
-	c.b.stats.received.Add(1)
+	c.b.stats.countReceived(p.QoS, len(p.Payload))
 	if !c.mayPublish(p.Topic) {
 		// v5 says why in the PUBACK/PUBREC reason code; 3.x has no way to, so the message is
 		// acknowledged and dropped, as Mosquitto does.
@@ -244,24 +244,23 @@ func (b *Broker) deliver(subs []topic.Matched, msg *session.Message, t *txn) boo
 			return false
 		}
 	}
-	if e.sess.Admit(d, t) == session.Dropped {
-		b.account(e.sess, session.Dropped)
+	if out := e.sess.Admit(d, t); out.IsDrop() {
+		b.account(e.sess, out)
 		return true
 	}
 	t.routes = append(t.routes, routed{e.sess, d})
 	return true
 }
 
-// account counts a delivery's outcome and logs the first drop of a burst.
+// account counts a dropped delivery and logs the first drop of a burst.
+// Sent messages are counted where they are written (conn.WritePublish).
 func (b *Broker) account(s *session.Session, out session.Outcome) {
-	switch out {
-	case session.Sent:
-		b.stats.sent.Add(1)
-	case session.Dropped:
-		if b.stats.dropped.Add(1)%1000 == 1 {
-			q, inflight := s.Queued()
-			b.log.Warn("message dropped: session queue full or client too slow (newest message dropped)",
-				"client", s.ClientID, "queued", q, "inflight", inflight, "dropped_total", b.stats.dropped.Load())
-		}
+	if !out.IsDrop() {
+		return
+	}
+	if total := b.stats.countDrop(out); total%1000 == 1 {
+		q, inflight := s.Queued()
+		b.log.Warn("message dropped: session queue full or client too slow (newest message dropped)",
+			"client", s.ClientID, "queued", q, "inflight", inflight, "dropped_total", total)
 	}
 }

@@ -41,8 +41,8 @@ func (b *Broker) sendRetained(s *session.Session, filter string, opts topic.Opti
 		if opts.ID != 0 {
 			d.SubIDs = []uint32{opts.ID}
 		}
-		if s.Admit(d, t) == session.Dropped {
-			b.account(s, session.Dropped)
+		if out := s.Admit(d, t); out.IsDrop() {
+			b.account(s, out)
 		} else {
 			t.routes = append(t.routes, routed{s, d})
 		}

@@ -51,7 +51,7 @@ func (t *txn) commit() error {
 	}
 	start := time.Now()
 	err := t.b.commit(t.batch, true)
-	t.b.stats.commitNanos.Add(uint64(time.Since(start)))
+	t.b.stats.commits.observe(time.Since(start))
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}

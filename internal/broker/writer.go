@@ -26,7 +26,9 @@ func (c *conn) writeLoop() {
 		c.outMu.Unlock()
 		if len(buf) > 0 {
 			c.nc.SetWriteDeadline(time.Now().Add(c.b.opts.WriteTimeout))
-			if _, err := c.nc.Write(buf); err != nil {
+			n, err := c.nc.Write(buf)
+			c.b.stats.netOut.Add(uint64(n))
+			if err != nil {
 				c.writeFailed(err)
 				return
 			}
@@ -144,6 +146,7 @@ func (c *conn) WritePublish(d *session.Delivery) error {
 	// QoS 1/2 are never dropped here: the inflight window bounds them.
 	c.out = packet.AppendPublish(c.out, p, c.version)
 	c.outMu.Unlock()
+	c.b.stats.countSent(d.QoS, len(d.Msg.Payload))
 	c.signal()
 	return nil
 }

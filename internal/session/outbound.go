@@ -10,11 +10,24 @@ type Outcome byte
 
 // Deliver outcomes.
 const (
-	Sent    Outcome = iota // written to the connection
-	Held                   // queued or left to the offline queue
-	Skipped                // QoS 0 for an offline client: not kept, as QoS 0 allows
-	Dropped                // refused by a limit; counted in Dropped
+	Sent            Outcome = iota // written to the connection
+	Held                           // queued or left to the offline queue
+	Skipped                        // QoS 0 for an offline client: not kept, as QoS 0 allows
+	Dropped                        // refused by the queue limits; counted in Dropped
+	DroppedSlow                    // QoS 0 for a client that is not reading; counted in Dropped
+	DroppedTooLarge                // over the client's maximum packet size; counted in Dropped
 )
+
+// IsDrop reports whether the message was dropped, for whatever reason.
+func (o Outcome) IsDrop() bool { return o >= Dropped }
+
+// dropOutcome maps a Sink error to the drop it causes.
+func dropOutcome(err error) Outcome {
+	if err == ErrTooLarge {
+		return DroppedTooLarge
+	}
+	return DroppedSlow
+}
 
 // Attach connects sink to the session with the limits of the new
 // connection, then, in the same critical section so that no new message
@@ -129,7 +142,7 @@ func (s *Session) enqueue(d *Delivery) Outcome {
 func (s *Session) write(d *Delivery) Outcome {
 	if err := s.sink.WritePublish(d); err != nil {
 		s.dropped++
-		return Dropped
+		return dropOutcome(err)
 	}
 	return Sent
 }
@@ -149,7 +162,7 @@ func (s *Session) send(d *Delivery) Outcome {
 	if err := s.sink.WritePublish(d); err != nil {
 		s.dropped++
 		s.forget(d)
-		return Dropped
+		return dropOutcome(err)
 	}
 	s.inflight = append(s.inflight, d)
 	return Sent

@@ -178,9 +178,14 @@ func (s *Session) Dropped() uint64 {
 	return s.dropped
 }
 
-// Queued reports the number of messages waiting and inflight.
+// Queued reports the number of messages waiting and inflight. For a
+// durable session the waiting ones are counted on disk too, where an
+// offline session keeps them.
 func (s *Session) Queued() (queued, inflight int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.dur != nil {
+		return max(s.dur.stored-len(s.inflight), s.queue.len()), len(s.inflight)
+	}
 	return s.queue.len(), len(s.inflight)
 }

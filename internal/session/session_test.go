@@ -165,7 +165,7 @@ func TestTooLargeIsDroppedNotInflight(t *testing.T) {
 	s, sink := online(Limits{Inflight: 5})
 	sink.maxBytes = 3
 	now := time.Now()
-	if s.Deliver(&Delivery{Msg: msg("toolarge", 1), QoS: 1}, now) != Dropped {
+	if s.Deliver(&Delivery{Msg: msg("toolarge", 1), QoS: 1}, now) != DroppedTooLarge {
 		t.Fatal("oversized message should be dropped")
 	}
 	if _, inflight := s.Queued(); inflight != 0 {
