@@ -1,0 +1,216 @@
+//go:build unix
+
+package browsertest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	readyTimeout = 20 * time.Second // a start until every port accepts
+	exitTimeout  = 10 * time.Second // a signal until the process is gone
+)
+
+// baramSetup says which listeners a broker gets besides plain MQTT.
+type baramSetup struct {
+	ws, wss bool
+	admin   bool
+	// origins are the web pages allowed on the ws and wss listeners (the
+	// admin listener's own is added when there is one).
+	origins []string
+	certs   testCerts // for wss
+}
+
+// baramProc is one "baram serve" child with the addresses it listens on.
+type baramProc struct {
+	mqtt, ws, wss, admin string // host:port; empty when not configured
+
+	cmd     *exec.Cmd
+	logPath string
+	exited  chan struct{} // closed when cmd has been waited for
+	waitErr error         // read after exited is closed
+	quiet   bool          // its output is already in a failure message
+}
+
+// startBaram writes a configuration for s on free 127.0.0.1 ports, runs
+// baram serve with it and waits until every port accepts connections.
+// The test's cleanup ends the process (SIGTERM, then SIGKILL) by its PID.
+func startBaram(t *testing.T, bin string, s baramSetup) *baramProc {
+	t.Helper()
+	dir := t.TempDir()
+	for attempt := 1; ; attempt++ {
+		p, err := startBaramOnce(t, bin, s, dir, attempt)
+		if err == nil {
+			return p
+		}
+		// TEMPORARY until the ws listener is wired into config and serve.
+		if msg := err.Error(); strings.Contains(msg, `unknown key "path"`) || strings.Contains(msg, `"ws" is not supported yet`) {
+			t.Skipf("this baram does not serve ws listeners yet: %v", err)
+		}
+		// A port from the ephemeral range may be taken in the meantime.
+		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+	}
+}
+
+func startBaramOnce(t *testing.T, bin string, s baramSetup, dir string, attempt int) (*baramProc, error) {
+	p := &baramProc{mqtt: freeAddr(t)}
+	if s.ws {
+		p.ws = freeAddr(t)
+	}
+	if s.wss {
+		p.wss = freeAddr(t)
+	}
+	if s.admin {
+		p.admin = freeAddr(t)
+	}
+	cfgPath := filepath.Join(dir, fmt.Sprintf("baram-%d.yaml", attempt))
+	if err := os.WriteFile(cfgPath, []byte(p.config(s, filepath.Join(dir, "data"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.Create(filepath.Join(dir, fmt.Sprintf("baram-%d.log", attempt)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close() // the child has its own descriptor
+	p.logPath = log.Name()
+	p.cmd = exec.Command(bin, "serve", "--config", cfgPath)
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = log, log // *os.File: no copying goroutine
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start baram: %w", err)
+	}
+	p.exited = make(chan struct{})
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() { p.stop(t) })
+	if err := p.waitReady(); err != nil {
+		p.quiet = true
+		p.stop(t)
+		return nil, err
+	}
+	return p, nil
+}
+
+// config is the YAML configuration of p.
+func (p *baramProc) config(s baramSetup, dataDir string) string {
+	var b strings.Builder
+	origins := s.origins
+	if p.admin != "" {
+		origins = append(origins[:len(origins):len(origins)], "http://"+p.admin)
+	}
+	quoted := make([]string, len(origins))
+	for i, o := range origins {
+		quoted[i] = fmt.Sprintf("%q", o)
+	}
+	fmt.Fprintf(&b, "listeners:\n  - protocol: mqtt\n    address: %s\n", p.mqtt)
+	if p.ws != "" {
+		fmt.Fprintf(&b, "  - protocol: ws\n    address: %s\n    path: /mqtt\n    allowed_origins: [%s]\n",
+			p.ws, strings.Join(quoted, ", "))
+	}
+	if p.wss != "" {
+		fmt.Fprintf(&b, "  - protocol: wss\n    address: %s\n    path: /mqtt\n    allowed_origins: [%s]\n    tls: {cert: %q, key: %q}\n",
+			p.wss, strings.Join(quoted, ", "), s.certs.certFile, s.certs.keyFile)
+	}
+	if p.admin != "" {
+		fmt.Fprintf(&b, "admin:\n  address: %s\n", p.admin)
+	}
+	fmt.Fprintf(&b, "auth:\n  allow_anonymous: true\nstore:\n  dir: %q\nlog:\n  level: info\n", dataDir)
+	return b.String()
+}
+
+func (p *baramProc) running() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// waitReady polls every address until it accepts a connection.
+func (p *baramProc) waitReady() error {
+	deadline := time.Now().Add(readyTimeout)
+	for _, addr := range []string{p.mqtt, p.ws, p.wss, p.admin} {
+		for addr != "" {
+			if !p.running() {
+				return fmt.Errorf("baram exited before accepting connections (%v); its output:\n%s", p.waitErr, p.output())
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("baram did not accept connections on %s within %v; its output:\n%s", addr, readyTimeout, p.output())
+			}
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				self := c.LocalAddr().String() == c.RemoteAddr().String()
+				c.Close()
+				if !self { // a TCP self-connect is not a listener
+					break
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// stop ends the process by its PID: SIGTERM, and SIGKILL when it does not
+// exit in time. It logs the broker's output when the test failed.
+func (p *baramProc) stop(t *testing.T) {
+	if p.running() {
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Errorf("SIGTERM baram: %v", err)
+		}
+		select {
+		case <-p.exited:
+		case <-time.After(exitTimeout):
+			p.cmd.Process.Kill()
+			t.Errorf("baram did not exit within %v of SIGTERM; killed", exitTimeout)
+			select {
+			case <-p.exited:
+			case <-time.After(exitTimeout):
+				t.Errorf("baram (pid %d) still alive %v after SIGKILL", p.cmd.Process.Pid, exitTimeout)
+			}
+		}
+	}
+	if t.Failed() && !p.quiet {
+		t.Logf("baram output (%s):\n%s", p.logPath, p.output())
+	}
+}
+
+// output returns the last 16KiB of what the process wrote.
+func (p *baramProc) output() string {
+	b, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	if len(b) > 16<<10 {
+		b = b[len(b)-16<<10:]
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	return string(b)
+}
+
+// freeAddr returns 127.0.0.1:PORT for a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

@@ -1,0 +1,139 @@
+//go:build unix
+
+package browsertest
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// goWait bounds each wait of a Go client.
+const goWait = 10 * time.Second
+
+// goClient is a paho.mqtt.golang client (MQTT 3.1.1 over TCP) whose
+// messages arrive on msgs and whose lost connection is reported on lost.
+type goClient struct {
+	mqtt.Client
+	id   string
+	msgs chan mqtt.Message
+	lost chan error
+}
+
+// goConnect connects a clean-session client to addr; the test's cleanup
+// disconnects it.
+func goConnect(t *testing.T, addr, id string) *goClient {
+	t.Helper()
+	c := &goClient{id: id, msgs: make(chan mqtt.Message, 1000), lost: make(chan error, 1)}
+	opts := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).
+		SetProtocolVersion(4).SetCleanSession(true).SetAutoReconnect(false).SetConnectRetry(false).
+		SetConnectTimeout(goWait).SetKeepAlive(30 * time.Second).SetOrderMatters(true).
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { c.msgs <- m }).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) { c.lost <- err })
+	c.Client = mqtt.NewClient(opts)
+	token(t, "connect "+id, c.Connect())
+	t.Cleanup(func() {
+		if c.IsConnectionOpen() {
+			c.Disconnect(250)
+		}
+	})
+	return c
+}
+
+// token fails the test unless tok completes in time without error.
+func token(t *testing.T, what string, tok mqtt.Token) {
+	t.Helper()
+	if !tok.WaitTimeout(goWait) {
+		t.Fatalf("%s: timed out after %v", what, goWait)
+	}
+	if err := tok.Error(); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (c *goClient) sub(t *testing.T, filter string, qos byte) {
+	t.Helper()
+	token(t, c.id+": subscribe "+filter, c.Subscribe(filter, qos, nil))
+}
+
+func (c *goClient) pub(t *testing.T, topic string, qos byte, payload string) {
+	t.Helper()
+	token(t, c.id+": publish "+topic, c.Publish(topic, qos, false, payload))
+}
+
+// collect returns the next n messages, sorted by topic.
+func (c *goClient) collect(t *testing.T, n int) []pageMsg {
+	t.Helper()
+	var got []pageMsg
+	timeout := time.NewTimer(goWait)
+	defer timeout.Stop()
+	for len(got) < n {
+		select {
+		case m := <-c.msgs:
+			got = append(got, pageMsg{Topic: m.Topic(), Payload: string(m.Payload()), QoS: int(m.Qos()), Retain: m.Retained()})
+		case err := <-c.lost:
+			t.Fatalf("%s lost its connection after %d of %d messages %v: %v", c.id, len(got), n, got, err)
+		case <-timeout.C:
+			t.Fatalf("%s: %d of %d messages within %v: %v", c.id, len(got), n, goWait, got)
+		}
+	}
+	sortMsgs(got)
+	return got
+}
+
+// noMessage fails the test if a message has already arrived; it does not
+// wait.
+func (c *goClient) noMessage(t *testing.T, why string) {
+	t.Helper()
+	select {
+	case m := <-c.msgs:
+		t.Fatalf("%s: %s got %s %q", why, c.id, m.Topic(), m.Payload())
+	default:
+	}
+}
+
+// pageMsg is a message as page.js reports it.
+type pageMsg struct {
+	Topic   string `json:"topic"`
+	Payload string `json:"payload"`
+	QoS     int    `json:"qos"`
+	Retain  bool   `json:"retain"`
+}
+
+func sortMsgs(ms []pageMsg) {
+	slices.SortStableFunc(ms, func(a, b pageMsg) int { return strings.Compare(a.Topic, b.Topic) })
+}
+
+// connack is what page.js's connect resolves with.
+type connack struct {
+	SessionPresent bool `json:"sessionPresent"`
+	ReasonCode     int  `json:"reasonCode"`
+}
+
+// servePage serves js/page.html with MQTT.js and js/page.js on
+// 127.0.0.1, as a web application would; it returns the page's origin.
+func servePage(t *testing.T, jsDir string) string {
+	t.Helper()
+	files := map[string]string{
+		"/":            filepath.Join(jsDir, "page.html"),
+		"/page.js":     filepath.Join(jsDir, "page.js"),
+		"/mqtt.min.js": filepath.Join(jsDir, "node_modules", "mqtt", "dist", "mqtt.min.js"),
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.ServeFile(w, r, f)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
