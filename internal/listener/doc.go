@@ -1,7 +1,16 @@
 // Package listener opens the sockets that baram serves MQTT on: plain TCP
 // and TLS, with optional client certificates (mTLS) whose certificate,
-// key, client CA and CRL files are reloaded without a restart. Every
-// listener yields net.Conn values; the broker does not care which kind.
+// key, client CA and CRL files are reloaded without a restart; MQTT over
+// WebSocket ([WebSocket]); and the PROXY protocol of load balancers
+// ([ProxyProtocol]). Every listener yields net.Conn values; the broker
+// does not care which kind.
+//
+// The wrappers stack in the order of the bytes on the wire: TCP, then
+// the PROXY header, then TLS, then HTTP and WebSocket, then MQTT:
+//
+//	ln := ProxyProtocol(tcp, trusted, 0, log) // optional
+//	ln = tls.NewListener(ln, tlsCfg.Config())  // mqtts, wss
+//	ln = WebSocket(ln, WSOptions{}, log)       // ws, wss
 //
 // # TLS handshakes
 //
@@ -35,5 +44,26 @@
 // # Client identity
 //
 // After the handshake, the broker asks [Identity] for the user name to
-// give to authentication, from the connection's tls.ConnectionState.
+// give to authentication, from the connection's tls.ConnectionState. A
+// wss connection has a ConnectionState method too, so a client
+// certificate works over wss as over mqtts.
+//
+// # WebSocket
+//
+// [WebSocket] runs an HTTP server on a listener and yields one net.Conn
+// per upgraded request (MQTT over WebSocket, MQTT 5.0 chapter 6): the
+// payloads of the client's binary messages as one byte stream, so that a
+// packet may span messages and a message may hold several packets. The
+// handshake (TLS for wss, the HTTP request, the answer) runs in the HTTP
+// server's goroutine under a timeout, never in Accept. Its read deadline
+// behaves as on TCP: it ends the Read and leaves the connection usable
+// (see wsConn for the goroutine that costs).
+//
+// # PROXY protocol
+//
+// [ProxyProtocol] reads the header that a load balancer (HAProxy, AWS NLB,
+// ...) sends before the client's bytes, and makes the client it names the
+// connection's RemoteAddr, so that logs, per-address limits and bans see
+// the client and not the balancer. It trusts only the listed addresses;
+// those must send a header, all others must not.
 package listener
