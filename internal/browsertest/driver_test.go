@@ -250,3 +250,39 @@ func (d *driver) log() string {
 	}
 	return string(b)
 }
+
+// sel is the CSS selector of the element with data-testid id and, in
+// pairs, further attributes and values.
+func sel(id string, attrs ...string) string {
+	s := fmt.Sprintf("[data-testid=%q]", id)
+	for i := 0; i+1 < len(attrs); i += 2 {
+		s += fmt.Sprintf("[%s=%q]", attrs[i], attrs[i+1])
+	}
+	return s
+}
+
+// waitFor polls what (a "text" or "value" command on selector) until it
+// equals want, for up to pageWait plus extra: for figures that the page
+// refreshes on its own schedule.
+func (d *driver) waitFor(t *testing.T, what, page, selector, want string, extra time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(pageWait + extra)
+	var last string
+	for {
+		v, err := d.do(map[string]any{"cmd": what, "page": page, "selector": selector}, pageWait)
+		if err != nil {
+			t.Fatalf("%s of %s: %v", what, selector, err)
+		}
+		last = ""
+		if err := json.Unmarshal(v, &last); err != nil && string(v) != "null" {
+			t.Fatalf("%s of %s: decode %s: %v", what, selector, v, err)
+		}
+		if last == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s of %s is %q after %v, want %q", what, selector, last, pageWait+extra, want)
+		}
+		time.Sleep(100 * time.Millisecond) // polling: the page changes it on its own timer
+	}
+}

@@ -20,6 +20,8 @@
 //   goto {page, url}              navigate an open tab
 //   click {page, selector}        click the element
 //   fill {page, selector, value}  type into an input
+//   select {page, selector, value} choose an option of a select
+//   value {page, selector}        an input's value
 //   text {page, selector}         the element's textContent, once it is attached
 //   count {page, selector}        how many elements match now
 //   screenshot {page, path}       full-page PNG
@@ -87,6 +89,13 @@ const commands = {
   async fill(c) {
     await page(c.page).locator(c.selector).fill(c.value, { timeout: c.timeout });
     return null;
+  },
+  async select(c) {
+    await page(c.page).locator(c.selector).selectOption(c.value, { timeout: c.timeout });
+    return null;
+  },
+  async value(c) {
+    return page(c.page).locator(c.selector).inputValue({ timeout: c.timeout });
   },
   async text(c) {
     return page(c.page).locator(c.selector).textContent({ timeout: c.timeout });
