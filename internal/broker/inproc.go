@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,24 @@ func (b *Broker) Publish(name string, payload []byte, qos byte, retain bool) err
 	}
 	b.stats.countReceived(qos, len(payload))
 	return b.publishNow(&session.Message{Topic: name, Payload: bytes.Clone(payload), QoS: qos, Retain: retain})
+}
+
+// PublishSys publishes a broker figure under $SYS, retained at QoS 0 as
+// Mosquitto does. The retained copy lives in memory only: figures are
+// made anew after a restart, and storing them would cost a synced commit
+// each. It is not counted as a received message, so figures about
+// received messages do not count themselves.
+func (b *Broker) PublishSys(name string, payload []byte) error {
+	if !strings.HasPrefix(name, "$SYS/") {
+		return fmt.Errorf("publish %q: not a $SYS topic", name)
+	}
+	if err := topic.ValidName(name); err != nil {
+		return fmt.Errorf("publish %q: %w", name, err)
+	}
+	t := b.newTxn()
+	t.memoryOnly = true
+	b.route(&session.Message{Topic: name, Payload: bytes.Clone(payload), Retain: true}, t)
+	return t.run()
 }
 
 // Handler receives messages for an in-process subscription. Messages

@@ -31,6 +31,10 @@ func (b *Broker) stageUnsubscription(t *txn, s *session.Session, filter string) 
 // stageRetain stages a retained message (or its deletion, for an empty
 // payload) and applies it to the index once t commits.
 func (b *Broker) stageRetain(msg *session.Message, t *txn) {
+	if t.memoryOnly {
+		t.retain = append(t.retain, msg)
+		return
+	}
 	key := store.RetainedKey(msg.Topic)
 	if len(msg.Payload) == 0 {
 		t.Stage().Delete(key)

@@ -22,6 +22,8 @@ type txn struct {
 	acks   []packet.Ack        // PUBACK, PUBREC, PUBCOMP to send
 	qos2   []uint16            // inbound QoS 2 ids recorded by this txn
 	after  []func(failed bool) // the rest, in order (SUBACK, UNSUBACK, retained sends)
+
+	memoryOnly bool // retained updates skip the store ($SYS figures)
 }
 
 // routed is one delivery waiting for the commit.

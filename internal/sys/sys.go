@@ -60,10 +60,6 @@ type Publisher struct {
 
 	// Owned by the goroutine.
 	tree *tree
-	// The publisher's own messages: the broker counts Broker.Publish as
-	// received, Mosquitto does not count its $SYS messages, so they are
-	// taken off the received figures.
-	selfMsgs, selfBytes uint64
 }
 
 // Start publishes b's $SYS tree at once and then every o.Interval until
@@ -107,11 +103,9 @@ func (p *Publisher) run() {
 // round reads the figures and publishes the values that changed.
 func (p *Publisher) round(now time.Time) {
 	for _, v := range p.tree.update(now, p.read()) {
-		// The broker counts the message as received before it routes
-		// it, so it is counted even when routing fails.
-		p.selfMsgs++
-		p.selfBytes += uint64(len(v.payload))
-		if err := p.b.Publish(v.topic, []byte(v.payload), 0, true); err != nil {
+		// PublishSys keeps the value in memory only and does not count
+		// it as received, as Mosquitto does not count its $SYS messages.
+		if err := p.b.PublishSys(v.topic, []byte(v.payload)); err != nil {
 			p.o.Logger.Warn("$SYS: publish failed; retrying next round", "topic", v.topic, "err", err)
 			continue
 		}
@@ -131,24 +125,16 @@ func (p *Publisher) read() sample {
 		subscriptions: s.Subscriptions,
 		retained:      s.Retained,
 		heap:          heapInUse(),
-		received:      sub(s.MessagesReceived, p.selfMsgs),
+		received:      s.MessagesReceived,
 		sent:          s.MessagesSent,
 		dropped:       s.MessagesDropped,
-		pubBytesIn:    sub(s.ReceivedBytes.Total(), p.selfBytes),
+		pubBytesIn:    s.ReceivedBytes.Total(),
 		pubBytesOut:   s.SentBytes.Total(),
 		netIn:         s.BytesIn,
 		netOut:        s.BytesOut,
 		sockets:       s.Accepted,
 		connects:      s.Connects,
 	}
-}
-
-// sub is a - b, or 0 rather than wrapping around.
-func sub(a, b uint64) uint64 {
-	if a < b {
-		return 0
-	}
-	return a - b
 }
 
 // heapObjects is the runtime metric closest to Mosquitto's heap figure

@@ -16,10 +16,10 @@ type sample struct {
 	subscriptions int    // subscriptions, in-process ones included
 	retained      int    // retained messages, $SYS's own included
 	heap          uint64 // heap bytes in use
-	received      uint64 // PUBLISH received, the publisher's own excluded
+	received      uint64 // PUBLISH received from clients and Broker.Publish
 	sent          uint64 // PUBLISH sent, $SYS deliveries included
 	dropped       uint64 // deliveries dropped, every reason
-	pubBytesIn    uint64 // payload bytes of received PUBLISH (own excluded)
+	pubBytesIn    uint64 // payload bytes of received PUBLISH
 	pubBytesOut   uint64 // payload bytes of sent PUBLISH
 	netIn, netOut uint64 // bytes read from and written to sockets
 	sockets       uint64 // sockets accepted
