@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "extra"}, `baram: unknown command "extra" for "baram serve"`},
 		{[]string{"version", "--bogus"}, "baram: unknown flag: --bogus\nRun 'baram version --help' for usage."},
 		{[]string{"serve", "--listen", "1883"}, `baram: --listen: "1883" is not host:port`},
-		{[]string{"serve", "--listen", "wss://:8884"}, `baram: --listen: "wss" is not supported yet; use mqtt or mqtts`},
+		{[]string{"serve", "--listen", "tcp://:1883"}, `baram: --listen: "tcp" is not a protocol; use mqtt, mqtts, ws or wss`},
 		{[]string{"serve", "--log-level", "loud"}, `baram: --log-level: "loud" is not one of debug, info, warn, error`},
 		{[]string{"serve", "--log-format", "xml"}, `baram: --log-format: "xml" is not one of text, json`},
 		{[]string{"serve", "--allow-anonymous=maybe"}, `baram: invalid argument "maybe" for "--allow-anonymous" flag`},
@@ -82,8 +83,7 @@ func TestFlagsOverrideFile(t *testing.T) {
 		}},
 		{"flags win", []string{"--config", "testdata/serve.yaml", "--listen", "127.0.0.1:1999", "--listen", "mqtt://[::1]:1999",
 			"--log-level", "warn", "--log-format", "text", "--allow-anonymous=false"}, func(c config.Config) bool {
-			return len(c.Listeners) == 2 && c.Listeners[0] == config.Listener{Protocol: "mqtt", Address: "127.0.0.1:1999"} &&
-				c.Listeners[1] == config.Listener{Protocol: "mqtt", Address: "[::1]:1999"} &&
+			return reflect.DeepEqual(c.Listeners, []config.Listener{{Protocol: "mqtt", Address: "127.0.0.1:1999"}, {Protocol: "mqtt", Address: "[::1]:1999"}}) &&
 				!*c.Auth.AllowAnonymous && c.Limits.MaxInflight == 50 && c.Log == config.Log{Level: "warn", Format: "text"}
 		}},
 		{"no flags", nil, func(c config.Config) bool {

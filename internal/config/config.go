@@ -37,16 +37,38 @@ type Config struct {
 
 // Listener is one address clients connect to.
 type Listener struct {
-	// Protocol is "mqtt" (plain TCP) or "mqtts" (MQTT over TLS, usually
-	// on port 8883). "ws" and "wss" are recognised but not supported yet.
-	// Load fills an empty protocol with "mqtt".
+	// Protocol is "mqtt" (plain TCP), "mqtts" (MQTT over TLS, usually on
+	// port 8883), "ws" (MQTT over WebSocket, as on port 8083) or "wss"
+	// (MQTT over WebSocket over TLS, as on port 8084). Load fills an empty
+	// protocol with "mqtt".
 	Protocol string `yaml:"protocol"`
 	// Address is host:port, as in "0.0.0.0:1883", "[::1]:1883" or
 	// ":1883" (every interface).
 	Address string `yaml:"address"`
-	// TLS is the certificate setup of an mqtts listener; nil when the
-	// listener has no tls block (which an mqtts listener must have).
+	// TLS is the certificate setup of an mqtts or wss listener; nil when
+	// the listener has no tls block (which those must have).
 	TLS *TLS `yaml:"tls"`
+	// Path is the URL path of a ws or wss listener, as in "/mqtt" (the
+	// default when empty); other paths are answered 404.
+	Path string `yaml:"path"`
+	// AllowedOrigins are the web origins, besides the listener's own host,
+	// whose pages may open a ws or wss connection: host patterns as in
+	// "*.example.com", or "https://app.example.com" to match the scheme
+	// too (path.Match syntax, case-insensitive). Empty admits only pages
+	// of the same host, and clients outside browsers, which send no
+	// Origin.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// TrustedProxies are the IP addresses or CIDR ranges of the proxies
+	// in front of this listener, as in "10.0.0.0/8". On a ws or wss
+	// listener, their X-Forwarded-For (or X-Real-IP) header names the
+	// client; with ProxyProtocol, they must send a PROXY header. Headers
+	// from other addresses are ignored, or refused.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ProxyProtocol reads a PROXY protocol header (v1 or v2) at the start
+	// of each connection from TrustedProxies, which must send one, and
+	// takes the client address it names; connections from other addresses
+	// must not send one. Any protocol; the header comes before TLS.
+	ProxyProtocol bool `yaml:"proxy_protocol"`
 	// MaxConnections caps this listener's concurrent connections; 0 is
 	// unlimited. Past it: CONNACK 0x97 (3.x: 3).
 	MaxConnections int `yaml:"max_connections"`

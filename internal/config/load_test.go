@@ -150,7 +150,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key", "log:\n  level: info\nfoo: 1\n",
 			`line 3: unknown key "foo" (known keys: listeners, auth, limits, sessions, store, log)`},
 		{"unknown key in a listener", "listeners:\n  - address: a:1\n  - adress: b:2\n",
-			`line 3: unknown key "adress" in listeners[1] (known keys: protocol, address, tls, max_connections, connect_rate, connect_burst)`},
+			`line 3: unknown key "adress" in listeners[1] (known keys: protocol, address, tls, path, allowed_origins, trusted_proxies, proxy_protocol, max_connections, connect_rate, connect_burst)`},
 		{"unknown key in sessions", "sessions:\n  expire: 1h\n",
 			`line 2: unknown key "expire" in sessions (known keys: expiry, queue_qos0)`},
 		{"unknown key in store", "store:\n  data_dir: /tmp\n",

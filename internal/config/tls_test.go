@@ -90,9 +90,14 @@ func TestValidateTLS(t *testing.T) {
 			"listeners[0].tls.identity_as_username: " + needCA,
 			`listeners[0].tls.min_version: "2" is not one of 1.2, 1.3`,
 		}},
-		// A protocol error is enough for ws and wss; their tls is not checked.
-		{"wss", Listener{Protocol: ProtocolWSS, Address: ":8884", TLS: &TLS{}},
-			[]string{`listeners[0].protocol: "wss" is not supported yet; use mqtt or mqtts`}},
+		{"wss", Listener{Protocol: ProtocolWSS, Address: ":8084", TLS: withCert(TLS{ClientCA: "ca.pem", IdentityAsUsername: "cn"})}, nil},
+		{"wss with empty tls", Listener{Protocol: ProtocolWSS, Address: ":8084", TLS: &TLS{RequireClientCert: true}}, []string{
+			"listeners[0].tls.cert: missing; a wss listener needs tls.cert and tls.key, its certificate chain and private key (PEM files)",
+			"listeners[0].tls.key: missing; a wss listener needs tls.cert and tls.key, its certificate chain and private key (PEM files)",
+			"listeners[0].tls.require_client_cert: " + needCA,
+		}},
+		{"tls on ws", Listener{Protocol: ProtocolWS, Address: ":8083", TLS: withCert(TLS{})},
+			[]string{"listeners[0].tls: only for wss and mqtts listeners; set protocol: wss to serve WebSocket over TLS, or remove tls"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

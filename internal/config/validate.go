@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -38,6 +39,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.protocol: %w", key, err))
 		}
 		errs = append(errs, checkListenerTLS(key, l)...)
+		errs = append(errs, checkListenerWeb(key, l)...)
 		if l.MaxConnections < 0 {
 			add(key+".max_connections", "%d is negative; use 0 for unlimited", l.MaxConnections)
 		}
@@ -187,8 +189,9 @@ func CheckLogFormat(format string) error {
 }
 
 // ParseListener parses a listener as given on the command line:
-// "host:port" (protocol mqtt) or "protocol://host:port", and checks it.
-// An mqtts listener comes back without TLS, which the caller must set
+// "host:port" (protocol mqtt) or "protocol://host:port", and checks it; a
+// ws or wss listener may add its path, as in "ws://:8083/mqtt". An mqtts
+// or wss listener comes back without TLS, which the caller must set
 // before Validate accepts it.
 func ParseListener(s string) (Listener, error) {
 	l := Listener{Protocol: ProtocolMQTT, Address: s}
@@ -197,6 +200,14 @@ func ParseListener(s string) (Listener, error) {
 	}
 	if err := checkProtocol(l.Protocol); err != nil {
 		return Listener{}, err
+	}
+	if l.isWeb() {
+		if i := strings.Index(l.Address, "/"); i >= 0 {
+			l.Address, l.Path = l.Address[:i], l.Address[i:]
+			if err := checkWSPath(l.Path); err != nil {
+				return Listener{}, err
+			}
+		}
 	}
 	if _, err := checkAddress(l.Address); err != nil {
 		return Listener{}, err
@@ -207,28 +218,138 @@ func ParseListener(s string) (Listener, error) {
 // checkProtocol accepts the protocols that baram serves.
 func checkProtocol(p string) error {
 	switch p {
-	case ProtocolMQTT, ProtocolMQTTS:
+	case ProtocolMQTT, ProtocolMQTTS, ProtocolWS, ProtocolWSS:
 		return nil
-	case ProtocolWS, ProtocolWSS:
-		return fmt.Errorf("%q is not supported yet; use mqtt or mqtts", p)
 	case "":
-		return errors.New("missing; use mqtt or mqtts")
+		return errors.New("missing; use mqtt, mqtts, ws or wss")
 	}
-	return fmt.Errorf("%q is not a protocol; use mqtt or mqtts (ws and wss are planned)", p)
+	return fmt.Errorf("%q is not a protocol; use mqtt, mqtts, ws or wss", p)
+}
+
+// isWeb reports whether l serves MQTT over WebSocket (ws or wss).
+func (l Listener) isWeb() bool { return l.Protocol == ProtocolWS || l.Protocol == ProtocolWSS }
+
+// hasTLS reports whether l serves TLS (mqtts or wss).
+func (l Listener) hasTLS() bool { return l.Protocol == ProtocolMQTTS || l.Protocol == ProtocolWSS }
+
+// WSPath returns the URL path of a ws or wss listener: Path, or
+// listener.DefaultWSPath when it is empty.
+func (l Listener) WSPath() string {
+	if l.Path == "" {
+		return listener.DefaultWSPath
+	}
+	return l.Path
+}
+
+// TrustedPrefixes returns l.TrustedProxies as address ranges. Validate
+// has checked them; an entry that does not parse is an error all the
+// same.
+func (l Listener) TrustedPrefixes() ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	for i, s := range l.TrustedProxies {
+		p, err := ParseTrustedProxy(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted_proxies[%d]: %w", i, err)
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+// ParseTrustedProxy parses an entry of trusted_proxies: an IP address,
+// as in "10.0.0.1" or "2001:db8::1", or a CIDR range, as in "10.0.0.0/8"
+// or "2001:db8::/32". IPv4-mapped IPv6 addresses are taken as IPv4.
+func ParseTrustedProxy(s string) (netip.Prefix, error) {
+	const example = `(as in "10.0.0.1", "10.0.0.0/8" or "2001:db8::/32")`
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR range %s", s, example)
+		}
+		if m := p.Masked(); m != p {
+			return netip.Prefix{}, fmt.Errorf("%q has address bits set past its /%d prefix; write %q", s, p.Bits(), m.String())
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR range %s", s, example)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// checkListenerWeb checks the WebSocket and proxy settings of the
+// listener l, whose key is key: path, allowed_origins, trusted_proxies
+// and proxy_protocol.
+func checkListenerWeb(key string, l Listener) []error {
+	var errs []error
+	add := func(k, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s.%s: %s", key, k, fmt.Sprintf(format, args...)))
+	}
+	const onlyWeb = "only for ws and wss listeners; remove it, or set protocol: ws (or wss)"
+	if l.Path != "" {
+		if !l.isWeb() {
+			add("path", "%s", onlyWeb)
+		} else if err := checkWSPath(l.Path); err != nil {
+			add("path", "%v", err)
+		}
+	}
+	if len(l.AllowedOrigins) > 0 && !l.isWeb() {
+		add("allowed_origins", "%s", onlyWeb)
+	}
+	for j, o := range l.AllowedOrigins {
+		k := fmt.Sprintf("allowed_origins[%d]", j)
+		if strings.TrimSpace(o) == "" {
+			add(k, `empty; name a host pattern, as in "*.example.com" or "https://app.example.com"`)
+			continue
+		}
+		if _, err := path.Match(strings.ToLower(o), ""); err != nil {
+			add(k, "%q is not a valid pattern (path.Match syntax, as in \"*.example.com\"): %v", o, err)
+		}
+	}
+	for j, s := range l.TrustedProxies {
+		if _, err := ParseTrustedProxy(s); err != nil {
+			add(fmt.Sprintf("trusted_proxies[%d]", j), "%v", err)
+		}
+	}
+	if len(l.TrustedProxies) > 0 && !l.isWeb() && !l.ProxyProtocol {
+		add("trusted_proxies", "unused: it serves X-Forwarded-For on ws and wss listeners, and proxy_protocol; "+
+			"set proxy_protocol: true, or remove it")
+	}
+	if l.ProxyProtocol && len(l.TrustedProxies) == 0 {
+		add("proxy_protocol", "needs trusted_proxies, the addresses of the proxies that send the PROXY header "+
+			`(as in ["10.0.0.0/8"]); a header from any other address is refused`)
+	}
+	return errs
+}
+
+// checkWSPath accepts the URL path of a ws or wss listener.
+func checkWSPath(p string) error {
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?# \t") || strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("%q is not a URL path; write one that starts with / and has no query, as in \"/mqtt\"", p)
+	}
+	return nil
 }
 
 // checkListenerTLS checks the tls block of the listener l, whose key is
-// key: an mqtts listener needs one with a certificate and key, and no
-// other listener may have one. It does not look at the files; see
+// key: an mqtts or wss listener needs one with a certificate and key, and
+// no other listener may have one. It does not look at the files; see
 // CheckFiles.
 func checkListenerTLS(key string, l Listener) []error {
 	var errs []error
 	add := func(k, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s.tls%s: %s", key, k, fmt.Sprintf(format, args...)))
 	}
-	if l.Protocol != ProtocolMQTTS {
-		if l.TLS != nil && l.Protocol == ProtocolMQTT {
+	if !l.hasTLS() {
+		switch {
+		case l.TLS != nil && l.Protocol == ProtocolMQTT:
 			add("", "only for mqtts listeners; set protocol: mqtts to serve TLS, or remove tls")
+		case l.TLS != nil && l.Protocol == ProtocolWS:
+			add("", "only for wss and mqtts listeners; set protocol: wss to serve WebSocket over TLS, or remove tls")
 		}
 		return errs
 	}
@@ -236,11 +357,15 @@ func checkListenerTLS(key string, l Listener) []error {
 	if t == nil {
 		t = &TLS{}
 	}
+	needPair := "missing; an mqtts listener needs tls.cert and tls.key, its certificate chain and private key (PEM files)"
+	if l.Protocol == ProtocolWSS {
+		needPair = "missing; a wss listener needs tls.cert and tls.key, its certificate chain and private key (PEM files)"
+	}
 	if t.Cert == "" {
-		add(".cert", "missing; an mqtts listener needs tls.cert and tls.key, its certificate chain and private key (PEM files)")
+		add(".cert", "%s", needPair)
 	}
 	if t.Key == "" {
-		add(".key", "missing; an mqtts listener needs tls.cert and tls.key, its certificate chain and private key (PEM files)")
+		add(".key", "%s", needPair)
 	}
 	for j, ck := range t.Certs {
 		if ck.Cert == "" {
@@ -303,7 +428,7 @@ func checkCipherSuite(name string) error {
 }
 
 // CheckFiles reports every file named by the settings (the certificates,
-// keys, client CAs and CRLs of mqtts listeners, the password file, the
+// keys, client CAs and CRLs of mqtts and wss listeners, the password file, the
 // JWT secret and public key files and the
 // ACL file) that cannot be read now,
 // each error naming the key and the path, as in
@@ -342,7 +467,7 @@ func (c *Config) CheckFiles() error {
 	}
 	for i, l := range c.Listeners {
 		t := l.TLS
-		if t == nil || l.Protocol != ProtocolMQTTS {
+		if t == nil || !l.hasTLS() {
 			continue
 		}
 		check := func(k, path string) {

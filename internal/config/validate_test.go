@@ -31,12 +31,14 @@ func TestValidate(t *testing.T) {
 		{"listener port 0 twice", func(c *Config) {
 			c.Listeners = []Listener{{Protocol: "mqtt", Address: "127.0.0.1:0"}, {Protocol: "mqtt", Address: "127.0.0.1:0"}}
 		}, ""},
-		{"listener not supported", func(c *Config) { c.Listeners = []Listener{{Protocol: "wss", Address: ":8884"}} },
-			`listeners[0].protocol: "wss" is not supported yet; use mqtt or mqtts`},
+		{"listener ws", func(c *Config) { c.Listeners = []Listener{{Protocol: "ws", Address: ":8083"}} }, ""},
+		{"listener wss without tls", func(c *Config) { c.Listeners = []Listener{{Protocol: "wss", Address: ":8084"}} },
+			"listeners[0].tls.cert: missing; a wss listener needs tls.cert and tls.key, its certificate chain and private key (PEM files)\n" +
+				"listeners[0].tls.key: missing; a wss listener needs tls.cert and tls.key, its certificate chain and private key (PEM files)"},
 		{"listener unknown protocol", func(c *Config) { c.Listeners = []Listener{{Protocol: "http", Address: ":80"}} },
-			`listeners[0].protocol: "http" is not a protocol; use mqtt or mqtts (ws and wss are planned)`},
+			`listeners[0].protocol: "http" is not a protocol; use mqtt, mqtts, ws or wss`},
 		{"listener no protocol", func(c *Config) { c.Listeners = []Listener{{Protocol: "", Address: ":1883"}} },
-			`listeners[0].protocol: missing; use mqtt or mqtts`},
+			`listeners[0].protocol: missing; use mqtt, mqtts, ws or wss`},
 		{"listener no port", func(c *Config) { c.Listeners = []Listener{{Protocol: "mqtt", Address: "localhost"}} },
 			`listeners[0].address: "localhost" is not host:port (as in "0.0.0.0:1883", "[::1]:1883" or ":1883")`},
 		{"listener unbracketed IPv6", func(c *Config) { c.Listeners = []Listener{{Protocol: "mqtt", Address: "::1:1883"}} },
@@ -159,7 +161,7 @@ func TestValidate(t *testing.T) {
 
 func TestValidateReportsEveryProblem(t *testing.T) {
 	c := Default()
-	c.Listeners = []Listener{{Protocol: "ws", Address: "nohost"}}
+	c.Listeners = []Listener{{Protocol: "http", Address: "nohost"}}
 	c.Limits.MaxInflight = 0
 	c.Log.Format = ""
 	err := c.Validate()
@@ -184,8 +186,12 @@ func TestParseListener(t *testing.T) {
 		{"MQTT://:1883", Listener{Protocol: "mqtt", Address: ":1883"}, ""},
 		{"mqtts://:8883", Listener{Protocol: "mqtts", Address: ":8883"}, ""},
 		{"MQTTS://127.0.0.1:8883", Listener{Protocol: "mqtts", Address: "127.0.0.1:8883"}, ""},
-		{"ws://:8080", Listener{}, `"ws" is not supported yet; use mqtt or mqtts`},
-		{"tcp://:1883", Listener{}, `"tcp" is not a protocol; use mqtt or mqtts (ws and wss are planned)`},
+		{"ws://:8083", Listener{Protocol: "ws", Address: ":8083"}, ""},
+		{"WS://127.0.0.1:8083/mqtt", Listener{Protocol: "ws", Address: "127.0.0.1:8083", Path: "/mqtt"}, ""},
+		{"wss://[::1]:8084/", Listener{Protocol: "wss", Address: "[::1]:8084", Path: "/"}, ""},
+		{"ws://:8083/a?b", Listener{}, `"/a?b" is not a URL path; write one that starts with / and has no query, as in "/mqtt"`},
+		{"mqtt://:1883/mqtt", Listener{}, `":1883/mqtt": port "1883/mqtt" is not a number 0..65535`},
+		{"tcp://:1883", Listener{}, `"tcp" is not a protocol; use mqtt, mqtts, ws or wss`},
 		{"1883", Listener{}, `"1883" is not host:port (as in "0.0.0.0:1883", "[::1]:1883" or ":1883")`},
 	}
 	for _, tt := range tests {
@@ -194,7 +200,7 @@ func TestParseListener(t *testing.T) {
 		if err != nil {
 			gotErr = err.Error()
 		}
-		if got != tt.want || gotErr != tt.wantErr {
+		if !reflect.DeepEqual(got, tt.want) || gotErr != tt.wantErr {
 			t.Errorf("ParseListener(%q) = %+v, %q; want %+v, %q", tt.in, got, gotErr, tt.want, tt.wantErr)
 		}
 	}
