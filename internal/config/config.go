@@ -33,6 +33,11 @@ type Config struct {
 	Store Store `yaml:"store"`
 	// Log configures the process log.
 	Log Log `yaml:"log"`
+	// Admin is the administration HTTP listener (admin.go).
+	Admin Admin `yaml:"admin"`
+	// SysInterval is how often the $SYS topics are published; 0 turns
+	// $SYS off.
+	SysInterval Duration `yaml:"sys_interval"`
 }
 
 // Listener is one address clients connect to.
@@ -366,7 +371,9 @@ func Default() Config {
 			Sync:         SyncAlways,
 			SyncInterval: Duration(100 * time.Millisecond),
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:         Log{Level: "info", Format: "text"},
+		Admin:       Admin{Address: DefaultAdminAddress},
+		SysInterval: Duration(DefaultSysInterval),
 	}
 }
 

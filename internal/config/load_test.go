@@ -60,6 +60,14 @@ func TestLoadExampleFile(t *testing.T) {
 		Sessions: Sessions{Expiry: Duration(168 * time.Hour), QueueQoS0: true},
 		Store:    Store{Type: "bolt", Dir: "/var/lib/baram", Sync: "batch", SyncInterval: Duration(250 * time.Millisecond)},
 		Log:      Log{Level: "debug", Format: "json"},
+		Admin: Admin{
+			Address: "0.0.0.0:8080",
+			Users: []AdminUser{{Username: "admin", Role: "admin",
+				PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$f3wsMM9es6mr+4E1QCg+wQ$Z2DOzLy+jefUWyqzBLsgI2aar1y9e+UTktJa9ysGA5s"}},
+			Tokens: []AdminToken{{TokenFile: "/etc/baram/admin-token", Role: "read"}},
+			TLS:    &TLS{Cert: "/etc/baram/admin.pem", Key: "/etc/baram/admin.key"},
+		},
+		SysInterval: Duration(30 * time.Second),
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", got, want)
@@ -148,7 +156,7 @@ func TestParseErrors(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"unknown top-level key", "log:\n  level: info\nfoo: 1\n",
-			`line 3: unknown key "foo" (known keys: listeners, auth, limits, sessions, store, log)`},
+			`line 3: unknown key "foo" (known keys: listeners, auth, limits, sessions, store, log, admin, sys_interval)`},
 		{"unknown key in a listener", "listeners:\n  - address: a:1\n  - adress: b:2\n",
 			`line 3: unknown key "adress" in listeners[1] (known keys: protocol, address, tls, path, allowed_origins, trusted_proxies, proxy_protocol, max_connections, connect_rate, connect_burst)`},
 		{"unknown key in sessions", "sessions:\n  expire: 1h\n",
@@ -162,7 +170,7 @@ func TestParseErrors(t *testing.T) {
 		{"section set twice", "log:\n  level: info\nlog:\n  level: debug\n",
 			`line 3: log is set twice (first on line 1)`},
 		{"merge key", "base: &b\n  level: info\n",
-			`line 1: unknown key "base" (known keys: listeners, auth, limits, sessions, store, log)`},
+			`line 1: unknown key "base" (known keys: listeners, auth, limits, sessions, store, log, admin, sys_interval)`},
 		{"merge key in section", "log:\n  <<: {level: info}\n",
 			`line 2: merge keys (<<) are not supported in log`},
 		{"not an integer", "limits:\n  max_inflight: lots\n",

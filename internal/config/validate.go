@@ -105,6 +105,7 @@ func (c *Config) Validate() error {
 		add("auth.acl_file", "%q is also auth.password_file; the ACL rules and the password hashes are two different files", a.ACLFile)
 	}
 	errs = append(errs, checkAuth(&c.Auth)...)
+	errs = append(errs, c.checkAdmin()...)
 	if _, err := c.Log.SlogLevel(); err != nil {
 		errs = append(errs, fmt.Errorf("log.level: %w", err))
 	}
@@ -487,6 +488,7 @@ func (c *Config) CheckFiles() error {
 		check("client_ca", t.ClientCA)
 		check("crl", t.CRL)
 	}
+	errs = append(errs, c.checkAdminFiles()...)
 	return errors.Join(errs...)
 }
 
