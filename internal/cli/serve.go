@@ -36,6 +36,7 @@ type serveFlags struct {
 	tlsKey         string
 	passwordFile   string
 	aclFile        string
+	admin          string
 	store          storeFlags
 }
 
@@ -58,7 +59,9 @@ func newServeCommand() *cobra.Command {
 			"each client may use. Both take Mosquitto's formats, and are reloaded when\n" +
 			"they change and on SIGHUP. 'baram passwd' writes password files.\n\n" +
 			"Sessions, queues and retained messages are kept in --data-dir (./data);\n" +
-			"--store memory keeps them in memory only, so a restart loses them.",
+			"--store memory keeps them in memory only, so a restart loses them.\n\n" +
+			"The admin HTTP listener (health, metrics, REST API, dashboard) is on\n" +
+			"127.0.0.1:8080 unless --admin or admin.address says otherwise.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.load(cmd.Flags().Changed)
@@ -84,6 +87,7 @@ func (f *serveFlags) bind(cmd *cobra.Command) {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "the private key of --tls-cert, a PEM `FILE`")
 	fs.StringVar(&f.passwordFile, "password-file", "", "check usernames and passwords against the Mosquitto-format password `FILE`\n(write it with 'baram passwd')")
 	fs.StringVar(&f.aclFile, "acl-file", "", "limit the topics of each client with the Mosquitto-format ACL `FILE`")
+	fs.StringVar(&f.admin, "admin", "", "serve the admin API, metrics and dashboard on `ADDR` (host:port; default\n127.0.0.1:8080); --admin= turns them off")
 	f.store.bind(cmd)
 }
 
@@ -139,6 +143,9 @@ func (f *serveFlags) load(changed func(name string) bool) (config.Config, error)
 	}
 	if changed("acl-file") {
 		cfg.Auth.ACLFile = f.aclFile
+	}
+	if changed("admin") {
+		cfg.Admin.Address = f.admin
 	}
 	if err := f.store.apply(&cfg, changed); err != nil {
 		return config.Config{}, err
@@ -210,8 +217,16 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 	if err != nil {
 		return err
 	}
+	sc, err := startSidecars(runCtx, cfg, b, lns, listenFn, logger)
+	if err != nil {
+		b.Shutdown(context.WithoutCancel(ctx)) // nothing is served yet
+		closeListeners(lns)
+		closeStore(st, logger)
+		return err
+	}
 	var reloadWG sync.WaitGroup
 	reloaders := append(tlsReloaders(lns), af.reloaders()...)
+	reloaders = append(reloaders, sc.reloaders()...)
 	reloadWG.Go(func() { watchReload(runCtx, hup, logger, reloaders) })
 	errc := make(chan error, len(lns)) // never blocks a Serve goroutine
 	var wg sync.WaitGroup
@@ -224,6 +239,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 			}
 		})
 	}
+	sc.logStartup(logger, cfg) // before "baram listening", which says all is up
 	logStartup(logger, cfg, lns, af)
 
 	var serveErr error
@@ -239,6 +255,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 	af.close()      // the broker keeps using the files last loaded
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
+	scErr := sc.stop(sctx) // admin and $SYS first: they use the broker
 	shutErr := b.Shutdown(sctx)
 	if shutErr != nil {
 		shutErr = fmt.Errorf("shutdown: %w", shutErr)
@@ -250,7 +267,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 		logger.Debug("listener stopped", "err", err)
 	}
 	closeStore(st, logger)
-	if err := errors.Join(serveErr, shutErr); err != nil {
+	if err := errors.Join(serveErr, scErr, shutErr); err != nil {
 		return err
 	}
 	logger.Info("baram stopped")

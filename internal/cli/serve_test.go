@@ -57,6 +57,10 @@ func startServe(t *testing.T, args ...string) *server {
 	if !slices.ContainsFunc(args, func(a string) bool { return a == "--data-dir" || a == "--store" || a == "--config" }) {
 		args = append([]string{"--data-dir", filepath.Join(t.TempDir(), "data")}, args...)
 	}
+	// No admin listener on the default port unless a test asks for one.
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--admin") || a == "--config" }) {
+		args = append([]string{"--admin="}, args...)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{cancel: cancel, done: make(chan int, 1), stderr: new(syncBuffer)}
 	go func() {
