@@ -189,6 +189,32 @@ func (p *baramProc) stop(t *testing.T) {
 	}
 }
 
+// waitLog polls the process's output for a line holding every part and
+// returns it; it fails the test when none comes within goWait.
+func (p *baramProc) waitLog(t *testing.T, parts ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(goWait)
+	for {
+		b, err := os.ReadFile(p.logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+	lines:
+		for line := range strings.Lines(string(b)) {
+			for _, part := range parts {
+				if !strings.Contains(line, part) {
+					continue lines
+				}
+			}
+			return strings.TrimSpace(line)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("baram logged no line with %q within %v", parts, goWait)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a file: there is no event for a write
+	}
+}
+
 // output returns the last 16KiB of what the process wrote.
 func (p *baramProc) output() string {
 	b, err := os.ReadFile(p.logPath)

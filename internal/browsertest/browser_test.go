@@ -4,6 +4,7 @@ package browsertest
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -45,7 +46,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("wss/3.1.1/will", func(t *testing.T) { testWill(t, d, b, origin, transports[1].url, 4) })
 	for _, tr := range transports {
 		t.Run(tr.name+"/foreign-origin-refused", func(t *testing.T) {
-			testForeignOrigin(t, d, origin, tr.url)
+			testForeignOrigin(t, d, b, origin, tr.url)
 		})
 	}
 }
@@ -172,8 +173,8 @@ func testWill(t *testing.T, d *driver, b *baramProc, origin, brokerURL string, v
 }
 
 // testForeignOrigin: a page from an origin that allowed_origins does not
-// list cannot connect.
-func testForeignOrigin(t *testing.T, d *driver, origin, brokerURL string) {
+// list cannot connect, and baram says why.
+func testForeignOrigin(t *testing.T, d *driver, b *baramProc, origin, brokerURL string) {
 	id := testID(t)
 	foreign := strings.Replace(origin, "127.0.0.1", "localhost", 1) // another origin, the same server
 	d.open(t, id, foreign+"/")
@@ -182,5 +183,10 @@ func testForeignOrigin(t *testing.T, d *driver, origin, brokerURL string) {
 		Error  string   `json:"error"`
 	}
 	d.call(t, &refused, id, "refused", "c", brokerURL, map[string]any{"protocolVersion": 4, "clientId": id + "-page"})
-	t.Logf("from %s: %s (events %v)", foreign, refused.Error, refused.Events)
+	u, err := url.Parse(brokerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := b.waitLog(t, "refused", "origin="+foreign, u.Host) // the line of this listener
+	t.Logf("from %s: %s; baram: %s", foreign, refused.Error, line)
 }
