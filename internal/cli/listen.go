@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,42 +16,53 @@ import (
 )
 
 // listenFunc opens a listener, serving TLS with tlsCfg when it is not
-// nil; listener.Listen in production, a fake in tests.
+// nil; listener.Listen in production, a fake in tests. openListeners
+// asks it for TCP only (tlsCfg nil) and stacks TLS itself, above the
+// PROXY protocol.
 type listenFunc func(ctx context.Context, network, address string, tlsCfg *listener.TLS) (net.Listener, error)
 
 // openListener is a listener with the protocol it serves.
 type openListener struct {
 	net.Listener
 	protocol string
-	// tls is the certificate setup of an mqtts listener; nil for mqtt.
+	// tls is the certificate setup of an mqtts or wss listener; nil for
+	// the others.
 	tls *listener.TLS
 	// identity is its tls.identity_as_username, "" for none.
 	identity string
 }
 
-// url names ln in logs: its protocol and bound address, as in
-// "mqtts://127.0.0.1:8883".
+// url names ln in logs: its protocol, bound address and, for ws and wss,
+// path, as in "mqtts://127.0.0.1:8883" or "ws://127.0.0.1:8083/mqtt".
 func (ln openListener) url() string {
-	return ln.protocol + "://" + ln.Addr().String()
+	path := ""
+	if ws, ok := ln.Listener.(interface{ Path() string }); ok { // listener.WebSocket
+		path = ws.Path()
+	}
+	return ln.protocol + "://" + ln.Addr().String() + path
 }
 
 // openListeners opens every listener in ls, or none: on error it closes
-// the ones already open. The TLS setup of an mqtts listener checks its
-// files for changes until ctx is done. When ls are the default listeners
-// (isDefault), an IPv6 address that the machine cannot bind because it
-// has no IPv6 is skipped with a warning.
+// the ones already open. The TLS setup of an mqtts or wss listener checks
+// its files for changes until ctx is done. When ls are the default
+// listeners (isDefault), an IPv6 address that the machine cannot bind
+// because it has no IPv6 is skipped with a warning.
 func openListeners(ctx context.Context, ls []config.Listener, isDefault bool, listen listenFunc, logger *slog.Logger) ([]openListener, error) {
 	var lns []openListener
 	for i, l := range ls {
+		trusted, err := l.TrustedPrefixes() // Validate checked them
+		if err != nil {
+			closeListeners(lns)
+			return nil, fmt.Errorf("listeners[%d].%w", i, err)
+		}
 		var tlsCfg *listener.TLS
 		identity := ""
-		if l.Protocol == config.ProtocolMQTTS {
+		if l.Protocol == config.ProtocolMQTTS || l.Protocol == config.ProtocolWSS {
 			if l.TLS == nil { // Validate refuses this
 				closeListeners(lns)
 				return nil, fmt.Errorf("listeners[%d].tls: missing", i)
 			}
-			var err error
-			tlsCfg, err = listener.NewTLS(ctx, l.TLS.ListenerConfig(), logger.With("listener", "mqtts://"+l.Address))
+			tlsCfg, err = listener.NewTLS(ctx, l.TLS.ListenerConfig(), logger.With("listener", l.Protocol+"://"+l.Address))
 			if err != nil {
 				closeListeners(lns)
 				// err starts with "tls: " and names the setting and file.
@@ -58,7 +70,7 @@ func openListeners(ctx context.Context, ls []config.Listener, isDefault bool, li
 			}
 			identity = l.TLS.IdentityAsUsername
 		}
-		ln, err := listen(ctx, "tcp", l.Address, tlsCfg)
+		ln, err := listen(ctx, "tcp", l.Address, nil)
 		if err != nil {
 			if isDefault && ipv6Unavailable(l.Address, err) {
 				logger.Warn("IPv6 is unavailable; not listening on it", "address", l.Address, "err", err)
@@ -67,12 +79,42 @@ func openListeners(ctx context.Context, ls []config.Listener, isDefault bool, li
 			closeListeners(lns)
 			return nil, listenError(l.Address, err)
 		}
-		lns = append(lns, openListener{ln, l.Protocol, tlsCfg, identity})
+		lns = append(lns, stackListener(ln, l, trusted, tlsCfg, identity, logger))
 	}
 	if len(lns) == 0 {
 		return nil, errors.New("no listener could be opened")
 	}
 	return lns, nil
+}
+
+// stackListener puts on the TCP listener ln what the listener l serves,
+// in the order of the bytes on the wire: the PROXY protocol header (with
+// proxy_protocol, from the trusted proxies), then TLS (mqtts and wss,
+// with tlsCfg), then HTTP and WebSocket (ws and wss). trusted are l's
+// trusted_proxies, parsed.
+func stackListener(ln net.Listener, l config.Listener, trusted []netip.Prefix, tlsCfg *listener.TLS, identity string, logger *slog.Logger) openListener {
+	ol := openListener{protocol: l.Protocol, tls: tlsCfg, identity: identity}
+	web := l.Protocol == config.ProtocolWS || l.Protocol == config.ProtocolWSS
+	path := ""
+	if web {
+		path = l.WSPath()
+	}
+	log := logger.With("listener", l.Protocol+"://"+ln.Addr().String()+path)
+	if l.ProxyProtocol {
+		ln = listener.ProxyProtocol(ln, trusted, 0, log)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg.Config())
+	}
+	if web {
+		ln = listener.WebSocket(ln, listener.WSOptions{
+			Path:           path,
+			AllowedOrigins: l.AllowedOrigins,
+			TrustedProxies: trusted,
+		}, log)
+	}
+	ol.Listener = ln
+	return ol
 }
 
 // closeListeners closes lns, ignoring errors: they are already closed,

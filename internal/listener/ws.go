@@ -184,6 +184,10 @@ func (l *wsListener) Close() error {
 // Addr returns the address of the underlying listener.
 func (l *wsListener) Addr() net.Addr { return l.inner.Addr() }
 
+// Path returns the URL path that the listener serves, as in "/mqtt", for
+// URLs in logs.
+func (l *wsListener) Path() string { return l.o.Path }
+
 // connState counts the HTTP server's connection goroutines, so that
 // Close can wait for them.
 func (l *wsListener) connState(_ net.Conn, s http.ConnState) {

@@ -554,7 +554,9 @@ func TestWSClose(t *testing.T) {
 	if _, err := s.ln.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Accept after Close: %v, want net.ErrClosed", err)
 	}
-	if err := <-read; websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+	// A close frame, or EOF when Close caught the connection before its
+	// hijack was complete (http.Server.Close closes it then).
+	if err := <-read; websocket.CloseStatus(err) != websocket.StatusNormalClosure && !errors.Is(err, io.EOF) {
 		t.Errorf("unaccepted client read: %v, want close status 1000", err)
 	}
 	stalled.SetReadDeadline(time.Now().Add(ioTimeout))
