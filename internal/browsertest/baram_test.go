@@ -53,10 +53,6 @@ func startBaram(t *testing.T, bin string, s baramSetup) *baramProc {
 		if err == nil {
 			return p
 		}
-		// TEMPORARY until the ws listener is wired into config and serve.
-		if msg := err.Error(); strings.Contains(msg, `unknown key "path"`) || strings.Contains(msg, `"ws" is not supported yet`) || strings.Contains(msg, `unknown key "admin"`) {
-			t.Skipf("this baram does not serve ws or admin listeners yet: %v", err)
-		}
 		// A port from the ephemeral range may be taken in the meantime.
 		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
 			t.Fatal(err)
