@@ -2,33 +2,58 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/packet"
 )
 
-// readBufSize is each client's read buffer; a read takes whatever the
-// socket holds up to this much, and every complete packet in it is handled
-// before the next read.
-const readBufSize = 64 << 10
+// Read buffer sizes: a client starts with initialReadBuf bytes and
+// doubles its buffer, up to readBufSize, while reads fill it; a read takes
+// whatever the socket holds up to the buffer's size, and every complete
+// packet in it is handled before the next read. A packet larger than the
+// buffer grows it past readBufSize.
+const (
+	initialReadBuf = 4 << 10
+	readBufSize    = 64 << 10
+)
 
-// Target is where and from where clients connect.
+// Target is where, from where and how clients connect.
 type Target struct {
-	// Addr is the broker, host:port; the host must be a loopback address
-	// or "localhost".
+	// Addr is the broker, host:port. Unless AllowRemote is set, the host
+	// must be a loopback address or "localhost".
 	Addr string
+	// Scheme is the transport: SchemeMQTT (TCP, when empty), SchemeMQTTS
+	// (TLS), SchemeWS or SchemeWSS (WebSocket). ParseURL sets it.
+	Scheme string
+	// Path is the WebSocket URL path; DefaultWSPath when empty.
+	Path string
+	// TLS configures mqtts and wss; nil verifies the broker's certificate
+	// against the system roots. An empty ServerName is the host of Addr.
+	TLS *tls.Config
+	// AllowRemote lifts the loopback-only rule for Addr and Sources: the
+	// tests and development tools leave it off so that they never load
+	// another machine by mistake; baram bench sets it.
+	AllowRemote bool
 	// Sources are local addresses to bind from, used round-robin (client i
 	// binds Sources[i%len]); each must be a loopback address such as
-	// 127.0.0.2. Empty lets the kernel choose.
+	// 127.0.0.2 unless AllowRemote is set. Empty lets the kernel choose.
 	Sources []string
-	// ConnectTimeout bounds dialling and the CONNACK; default 5s.
+	// ConnectTimeout bounds dialling (TCP, TLS, WebSocket) and the
+	// CONNACK; default 5s.
 	ConnectTimeout time.Duration
+	// Version is the MQTT protocol level of every client: packet.V311
+	// (when 0) or packet.V5.
+	Version byte
+	// Username and Password go into every CONNECT when not empty.
+	Username, Password string
 }
 
 // check validates t and resolves its source addresses.
@@ -37,13 +62,22 @@ func (t *Target) check() ([]net.IP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: address %q: %w", t.Addr, err)
 	}
-	if !isLoopback(host) {
+	if !t.AllowRemote && !IsLoopback(host) {
 		return nil, fmt.Errorf("bench: address %q: only loopback targets are allowed (127.0.0.0/8, ::1, localhost)", t.Addr)
+	}
+	if _, ok := defaultPorts[t.scheme()]; !ok {
+		return nil, fmt.Errorf("bench: scheme %q is not one of mqtt, mqtts, ws, wss", t.Scheme)
+	}
+	if v := t.version(); v != packet.V311 && v != packet.V5 {
+		return nil, fmt.Errorf("bench: MQTT protocol level %d: want %d (3.1.1) or %d (5)", v, packet.V311, packet.V5)
 	}
 	var srcs []net.IP
 	for _, s := range t.Sources {
 		ip := net.ParseIP(strings.TrimSpace(s))
-		if ip == nil || !ip.IsLoopback() {
+		if ip == nil {
+			return nil, fmt.Errorf("bench: source address %q is not an IP address", s)
+		}
+		if !t.AllowRemote && !ip.IsLoopback() {
 			return nil, fmt.Errorf("bench: source address %q: must be a loopback address such as 127.0.0.2", s)
 		}
 		srcs = append(srcs, ip)
@@ -58,7 +92,16 @@ func (t *Target) connectTimeout() time.Duration {
 	return 5 * time.Second
 }
 
-func isLoopback(host string) bool {
+func (t *Target) version() byte {
+	if t.Version == 0 {
+		return packet.V311
+	}
+	return t.Version
+}
+
+// IsLoopback reports whether host (a name or an address, IPv6 with or
+// without brackets) is "localhost" or a loopback address.
+func IsLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}
@@ -66,37 +109,42 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// client is one raw MQTT 3.1.1 connection.
+// client is one raw MQTT connection.
 type client struct {
-	nc   net.Conn
-	id   string
-	rbuf []byte // rbuf[roff:] is read and not yet handled
-	roff int
+	nc      net.Conn
+	id      string
+	version byte
+	rbuf    []byte // rbuf[roff:] is read and not yet handled
+	roff    int
+	full    bool // the last read filled rbuf
+	// What the server's CONNACK allows (MQTT 5): its Receive Maximum (0
+	// when it set none) and its Maximum QoS.
+	recvMax uint16
+	maxQoS  byte
 }
 
 // dial connects to t from source (nil: any) and completes CONNECT/CONNACK.
-func dial(ctx context.Context, t *Target, source net.IP, c *packet.Connect) (*client, *packet.Connack, error) {
-	timeout := t.connectTimeout()
-	d := net.Dialer{Timeout: timeout}
-	if source != nil {
-		d.LocalAddr = &net.TCPAddr{IP: source}
-	}
-	nc, err := d.DialContext(ctx, "tcp", t.Addr)
+// The client's read buffer starts at bufSize bytes.
+func dial(ctx context.Context, t *Target, source net.IP, c *packet.Connect, bufSize int) (*client, *packet.Connack, error) {
+	nc, err := t.Dial(ctx, source)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dial %s: %w", t.Addr, err)
+		return nil, nil, err
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
+	version := t.version()
+	cl := &client{nc: nc, id: c.ClientID, version: version, rbuf: make([]byte, 0, bufSize), maxQoS: 2}
+	c.ProtocolName, c.Version = "MQTT", version
+	if t.Username != "" {
+		c.HasUsername, c.Username = true, t.Username
 	}
-	cl := &client{nc: nc, id: c.ClientID, rbuf: make([]byte, 0, readBufSize)}
-	c.ProtocolName, c.Version = "MQTT", packet.V311
-	frame, err := packet.Append(nil, c, packet.V311)
+	if t.Password != "" {
+		c.HasPassword, c.Password = true, []byte(t.Password)
+	}
+	frame, err := packet.Append(nil, c, version)
 	if err != nil {
 		nc.Close()
 		return nil, nil, err
 	}
-	deadline := time.Now().Add(timeout)
-	_ = nc.SetDeadline(deadline)
+	_ = nc.SetDeadline(time.Now().Add(t.connectTimeout()))
 	if _, err := nc.Write(frame); err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("client %s: write CONNECT: %w", c.ClientID, err)
@@ -113,10 +161,37 @@ func dial(ctx context.Context, t *Target, source net.IP, c *packet.Connect) (*cl
 	}
 	if ack.ReasonCode != packet.Success {
 		nc.Close()
-		return nil, nil, fmt.Errorf("client %s: CONNACK return code 0x%02X", c.ClientID, byte(ack.ReasonCode))
+		code := byte(ack.ReasonCode)
+		if version != packet.V5 {
+			code = packet.ConnackReturnCode(ack.ReasonCode)
+		}
+		return nil, nil, fmt.Errorf("client %s: CONNACK %s 0x%02X%s", c.ClientID, codeWord(version), code, reasonString(&ack.Props))
+	}
+	if ack.Props.Has(packet.PropReceiveMaximum) {
+		cl.recvMax = ack.Props.ReceiveMaximum
+	}
+	if ack.Props.Has(packet.PropMaximumQoS) {
+		cl.maxQoS = ack.Props.MaximumQoS
 	}
 	_ = nc.SetDeadline(time.Time{})
 	return cl, ack, nil
+}
+
+// codeWord is what the version calls the byte in CONNACK and SUBACK.
+func codeWord(version byte) string {
+	if version == packet.V5 {
+		return "reason code"
+	}
+	return "return code"
+}
+
+// reasonString is an MQTT 5 Reason String in parentheses, when there is
+// one.
+func reasonString(p *packet.Properties) string {
+	if p.Has(packet.PropReasonString) {
+		return fmt.Sprintf(" (%q)", p.ReasonString)
+	}
+	return ""
 }
 
 // next returns the next complete packet already buffered, with its body
@@ -141,13 +216,15 @@ func (c *client) next() (packet.FixedHeader, []byte, bool, error) {
 func (c *client) fill() error {
 	n := copy(c.rbuf[:cap(c.rbuf)], c.rbuf[c.roff:])
 	c.rbuf, c.roff = c.rbuf[:n], 0
-	if n == cap(c.rbuf) { // one packet larger than the buffer
-		grown := make([]byte, n, 2*cap(c.rbuf))
+	// Grow for one packet larger than the buffer, or while reads fill it.
+	if n == cap(c.rbuf) || c.full && cap(c.rbuf) < readBufSize {
+		grown := make([]byte, n, max(2*cap(c.rbuf), 64))
 		copy(grown, c.rbuf)
 		c.rbuf = grown
 	}
 	m, err := c.nc.Read(c.rbuf[n:cap(c.rbuf)])
 	c.rbuf = c.rbuf[:n+m]
+	c.full = n+m == cap(c.rbuf)
 	if m > 0 {
 		return nil
 	}
@@ -166,7 +243,7 @@ func (c *client) readOne() (packet.Packet, error) {
 			return nil, err
 		}
 		if ok {
-			return packet.Decode(h, body, packet.V311)
+			return packet.Decode(h, body, c.version)
 		}
 		if err := c.fill(); err != nil {
 			return nil, err
@@ -182,7 +259,8 @@ func (c *client) disconnect() {
 	c.nc.Close()
 }
 
-// ackFrame appends a 3.1.1 PUBACK, PUBREC, PUBREL or PUBCOMP.
+// ackFrame appends a PUBACK, PUBREC, PUBREL or PUBCOMP in its short
+// form: reason Success and no properties, the same bytes in 3.1.1 and 5.
 func ackFrame(dst []byte, kind packet.Type, id uint16) []byte {
 	first := byte(kind) << 4
 	if kind == packet.PUBREL {
@@ -191,18 +269,37 @@ func ackFrame(dst []byte, kind packet.Type, id uint16) []byte {
 	return append(dst, first, 2, byte(id>>8), byte(id))
 }
 
-// ackID reads the packet identifier of a 3.1.1 acknowledgement body.
-func ackID(h packet.FixedHeader, body []byte) (uint16, error) {
-	if len(body) != 2 {
+// ackID reads the packet identifier of an acknowledgement body, and fails
+// for an MQTT 5 reason code of 0x80 or above.
+func ackID(h packet.FixedHeader, body []byte, version byte) (uint16, error) {
+	if len(body) < 2 || version != packet.V5 && len(body) != 2 {
 		return 0, fmt.Errorf("%s with remaining length %d, want 2", h.Type, len(body))
 	}
-	return uint16(body[0])<<8 | uint16(body[1]), nil
+	id := uint16(body[0])<<8 | uint16(body[1])
+	if len(body) > 2 && body[2] >= 0x80 {
+		return id, fmt.Errorf("%s for packet id %d with reason code 0x%02X", h.Type, id, body[2])
+	}
+	return id, nil
+}
+
+// unexpected describes a packet a client did not expect, spelling out a
+// server's DISCONNECT (MQTT 5: with its reason code).
+func unexpected(h packet.FixedHeader, body []byte, version byte) error {
+	if h.Type != packet.DISCONNECT {
+		return fmt.Errorf("unexpected %s", h.Type)
+	}
+	if p, err := packet.Decode(h, body, version); err == nil && version == packet.V5 {
+		d := p.(*packet.Disconnect)
+		return fmt.Errorf("the server sent DISCONNECT with reason code 0x%02X%s", byte(d.ReasonCode), reasonString(&d.Props))
+	}
+	return errors.New("the server sent DISCONNECT")
 }
 
 // connectAll dials n clients with at most par handshakes at once. build
 // makes client i's CONNECT. On any failure every client already
 // connected is closed and the first error returned.
-func connectAll(ctx context.Context, t *Target, srcs []net.IP, n, par int, build func(i int) *packet.Connect) ([]*client, error) {
+// conns, when not nil, counts the connections made.
+func connectAll(ctx context.Context, t *Target, srcs []net.IP, n, par int, build func(i int) *packet.Connect, conns *atomic.Int64) ([]*client, error) {
 	clients := make([]*client, n)
 	errs := make([]error, n)
 	sem := make(chan struct{}, max(par, 1))
@@ -221,7 +318,10 @@ func connectAll(ctx context.Context, t *Target, srcs []net.IP, n, par int, build
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			clients[i], _, errs[i] = dial(ctx, t, src, build(i))
+			clients[i], _, errs[i] = dial(ctx, t, src, build(i), initialReadBuf)
+			if errs[i] == nil && conns != nil {
+				conns.Add(1)
+			}
 		}()
 	}
 	wg.Wait()

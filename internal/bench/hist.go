@@ -56,6 +56,12 @@ func (h *Histogram) Record(d time.Duration) {
 	h.max = max(h.max, v)
 }
 
+// reset empties h, keeping its buckets.
+func (h *Histogram) reset() {
+	clear(h.counts)
+	h.n, h.sum, h.min, h.max = 0, 0, math.MaxInt64, 0
+}
+
 // Count is the number of durations recorded.
 func (h *Histogram) Count() uint64 { return h.n }
 

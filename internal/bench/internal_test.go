@@ -109,7 +109,7 @@ func TestDialBindsSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := dial(context.Background(), target, srcs[0], &packet.Connect{ClientID: "x", CleanStart: true})
+	c, _, err := dial(context.Background(), target, srcs[0], &packet.Connect{ClientID: "x", CleanStart: true}, initialReadBuf)
 	if err != nil {
 		t.Fatal(err)
 	}

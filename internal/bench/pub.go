@@ -42,6 +42,10 @@ type PubConfig struct {
 	Duration time.Duration
 	// Count is the number of messages per publisher; 0: until Duration.
 	Count int
+	// Rate is the offered load in messages per second over all
+	// publishers, each publishing Rate/Publishers; 0 publishes as fast as
+	// the window allows. See pace.go for how.
+	Rate float64
 	// Topic is the topic name, "%d" replaced by the publisher index;
 	// "bench/%d".
 	Topic string
@@ -55,6 +59,8 @@ type PubConfig struct {
 	RunID uint32
 	// ConnectParallel is how many handshakes run at once; 64.
 	ConnectParallel int
+
+	conns *atomic.Int64 // counts connections made, for progress reports
 }
 
 func (c *PubConfig) setDefaults() error {
@@ -95,6 +101,8 @@ func (c *PubConfig) setDefaults() error {
 		return fmt.Errorf("bench: duration %v: want at most %v", c.Duration, MaxRunTime)
 	case c.Count < 0:
 		return fmt.Errorf("bench: count %d is negative", c.Count)
+	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		return fmt.Errorf("bench: rate %v: want 0 (unlimited) or a positive number of messages per second", c.Rate)
 	case c.Duration == 0 && c.Count == 0:
 		return errors.New("bench: give a duration or a count")
 	case c.DrainTimeout < 0 || c.DrainTimeout > MaxRunTime:
@@ -117,6 +125,7 @@ type PubResult struct {
 	QoS         byte    `json:"qos"`
 	PayloadSize int     `json:"payload"`
 	Window      int     `json:"window"`
+	OfferedRate float64 `json:"offered_per_s,omitempty"`
 	RunID       uint32  `json:"run_id"`
 	Sent        int64   `json:"sent"`
 	Acked       int64   `json:"acked"` // PUBACK (QoS 1) or PUBCOMP (QoS 2); Sent at QoS 0
@@ -173,6 +182,22 @@ func (e *errorList) list() []string {
 // connect is an error; failures during the run end that publisher and are
 // listed in PubResult.Errors.
 func Pub(ctx context.Context, cfg PubConfig) (*PubResult, error) {
+	r, err := StartPub(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return r.Run(ctx), nil
+}
+
+// PubRun is publishers connected by StartPub; Run makes them publish.
+type PubRun struct {
+	cfg  PubConfig
+	pubs []*publisher
+	used atomic.Bool // Run or Close was called
+}
+
+// StartPub connects cfg.Publishers clean-session clients, ready to Run.
+func StartPub(ctx context.Context, cfg PubConfig) (*PubRun, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
@@ -182,15 +207,68 @@ func Pub(ctx context.Context, cfg PubConfig) (*PubResult, error) {
 	}
 	clients, err := connectAll(ctx, &cfg.Target, srcs, cfg.Publishers, cfg.ConnectParallel, func(i int) *packet.Connect {
 		return &packet.Connect{ClientID: cfg.ClientIDPrefix + strconv.Itoa(i), CleanStart: true}
-	})
+	}, cfg.conns)
 	if err != nil {
 		return nil, err
 	}
-	pubs := make([]*publisher, len(clients))
+	r := &PubRun{cfg: cfg}
 	for i, c := range clients {
-		pubs[i] = newPublisher(&cfg, i, c)
+		p, err := newPublisher(&cfg, i, c)
+		if err != nil {
+			for _, c := range clients {
+				c.disconnect()
+			}
+			return nil, err
+		}
+		r.pubs = append(r.pubs, p)
 	}
-	return runPublishers(ctx, &cfg, pubs), nil
+	return r, nil
+}
+
+// Run publishes until cfg.Count or cfg.Duration (or ctx ends), waits up
+// to cfg.DrainTimeout for the acknowledgements still outstanding, and
+// disconnects. It may be called once.
+func (r *PubRun) Run(ctx context.Context) *PubResult {
+	if r.used.Swap(true) {
+		return &PubResult{Errors: []string{"bench: PubRun.Run called twice"}}
+	}
+	return runPublishers(ctx, &r.cfg, r.pubs)
+}
+
+// Close disconnects the publishers if Run was never called.
+func (r *PubRun) Close() {
+	if !r.used.Swap(true) {
+		for _, p := range r.pubs {
+			p.c.disconnect()
+		}
+	}
+}
+
+// Sent is the number of messages written so far.
+func (r *PubRun) Sent() int64 {
+	var n int64
+	for _, p := range r.pubs {
+		n += p.sent.Load()
+	}
+	return n
+}
+
+// Acked is the number of messages acknowledged so far (written, at QoS 0).
+func (r *PubRun) Acked() int64 {
+	var n int64
+	for _, p := range r.pubs {
+		n += p.acked.Load()
+	}
+	return n
+}
+
+// mergeLatency adds the acknowledgement latencies so far to h.
+func (r *PubRun) mergeLatency(h *Histogram) {
+	for _, p := range r.pubs {
+		p.mu.Lock()
+		h.Merge(&p.hist)
+		p.mu.Unlock()
+	}
 }
 
 func runPublishers(ctx context.Context, cfg *PubConfig, pubs []*publisher) *PubResult {
@@ -222,7 +300,7 @@ func runPublishers(ctx context.Context, cfg *PubConfig, pubs []*publisher) *PubR
 	wg.Wait()
 
 	res := &PubResult{Publishers: cfg.Publishers, QoS: cfg.QoS, PayloadSize: cfg.PayloadSize,
-		Window: cfg.Window, RunID: cfg.RunID, PerPublisher: make([]PublisherStat, len(pubs))}
+		Window: cfg.Window, OfferedRate: cfg.Rate, RunID: cfg.RunID, PerPublisher: make([]PublisherStat, len(pubs))}
 	var hist Histogram
 	var end time.Duration
 	for i, p := range pubs {
@@ -265,6 +343,7 @@ type publisher struct {
 	window int
 	run    uint32
 	epoch  time.Time // the run's start; set before the goroutines start
+	pace   pace      // rate 0: as fast as the window allows
 
 	frame  []byte // the PUBLISH, encoded once
 	idOff  int    // offset of the packet identifier in frame
@@ -277,36 +356,48 @@ type publisher struct {
 	acked atomic.Int64
 	last  atomic.Int64 // time of the last acknowledgement (or write at QoS 0), since epoch
 	ackc  chan struct{}
-	hist  Histogram // owned by the reader
+	mu    sync.Mutex // guards hist: the reader holds it while it handles a read batch
+	hist  Histogram
 
 	readDone chan struct{}
 	closing  atomic.Bool
 }
 
-func newPublisher(cfg *PubConfig, idx int, c *client) *publisher {
+func newPublisher(cfg *PubConfig, idx int, c *client) (*publisher, error) {
+	if cfg.QoS > c.maxQoS {
+		return nil, fmt.Errorf("bench: the broker allows QoS %d at most (CONNACK Maximum QoS), asked %d", c.maxQoS, cfg.QoS)
+	}
 	payload := filler(cfg.PayloadSize)
 	p := &packet.Publish{Topic: strings.ReplaceAll(cfg.Topic, "%d", strconv.Itoa(idx)), QoS: cfg.QoS, Payload: payload}
 	if cfg.QoS > 0 {
 		p.PacketID = 1
 	}
-	frame := packet.AppendPublish(nil, p, packet.V311)
-	pub := &publisher{
-		idx: idx, c: c, qos: cfg.QoS, count: math.MaxInt64, window: cfg.Window, run: cfg.RunID,
-		frame: frame, payOff: len(frame) - len(payload), hasHdr: len(payload) >= PayloadHeader,
-		ackc: make(chan struct{}, 1), readDone: make(chan struct{}),
+	frame := packet.AppendPublish(nil, p, c.version)
+	h, err := packet.ParseFixedHeader(frame)
+	if err != nil || len(frame) == 0 {
+		return nil, fmt.Errorf("bench: cannot encode a PUBLISH of %d bytes to %q", cfg.PayloadSize, p.Topic)
 	}
-	pub.idOff = pub.payOff - 2
+	window := cfg.Window
+	if c.recvMax > 0 {
+		window = min(window, int(c.recvMax)) // the broker's Receive Maximum
+	}
+	pub := &publisher{
+		idx: idx, c: c, qos: cfg.QoS, count: math.MaxInt64, window: window, run: cfg.RunID,
+		frame: frame, idOff: h.HeaderLen + 2 + len(p.Topic), payOff: len(frame) - len(payload),
+		hasHdr: len(payload) >= PayloadHeader, ackc: make(chan struct{}, 1), readDone: make(chan struct{}),
+		pace: newPace(cfg.Rate, cfg.Publishers, idx, window, cfg.QoS),
+	}
 	if cfg.Count > 0 {
 		pub.count = int64(cfg.Count)
 	}
 	if cfg.QoS > 0 {
-		pub.ids = make(chan uint16, cfg.Window)
-		for id := 1; id <= cfg.Window; id++ {
+		pub.ids = make(chan uint16, window)
+		for id := 1; id <= window; id++ {
 			pub.ids <- uint16(id)
 		}
-		pub.slots = make([]slot, cfg.Window+1)
+		pub.slots = make([]slot, window+1)
 	}
-	return pub
+	return pub, nil
 }
 
 // appendMsg appends message seq under packet id to buf, stamped now.
@@ -327,6 +418,10 @@ func (p *publisher) appendMsg(buf []byte, id uint16, seq int64, now time.Time) [
 
 // write sends until the count, the stop signal or a failure.
 func (p *publisher) write(stop <-chan struct{}, errs *errorList) {
+	if p.pace.rate > 0 {
+		p.writePaced(stop, errs)
+		return
+	}
 	buf := make([]byte, 0, p.window*len(p.frame))
 	var seq int64
 	for seq < p.count {
@@ -367,16 +462,24 @@ func (p *publisher) write(stop <-chan struct{}, errs *errorList) {
 				}
 			}
 		}
-		if _, err := p.c.nc.Write(buf); err != nil {
-			errs.add(fmt.Errorf("publisher %d: write: %w", p.idx, err))
+		if !p.flush(buf, seq, errs) {
 			return
 		}
-		p.sent.Store(seq)
-		if p.qos == 0 {
-			p.acked.Store(seq)
-			p.last.Store(int64(time.Since(p.epoch)))
-		}
 	}
+}
+
+// flush writes buf, which ends with message seq-1, and counts it.
+func (p *publisher) flush(buf []byte, seq int64, errs *errorList) bool {
+	if _, err := p.c.nc.Write(buf); err != nil {
+		errs.add(fmt.Errorf("publisher %d: write: %w", p.idx, err))
+		return false
+	}
+	p.sent.Store(seq)
+	if p.qos == 0 {
+		p.acked.Store(seq)
+		p.last.Store(int64(time.Since(p.epoch)))
+	}
+	return true
 }
 
 // drain waits for the acknowledgements still outstanding, at most timeout.
@@ -402,39 +505,13 @@ func (p *publisher) read(errs *errorList) {
 	defer close(p.readDone)
 	var out []byte
 	for {
-		acked := int64(0)
-		for {
-			h, body, ok, err := p.c.next()
-			if err != nil {
-				errs.add(fmt.Errorf("publisher %d: %w", p.idx, err))
-				return
-			}
-			if !ok {
-				break
-			}
-			switch {
-			case p.qos == 1 && h.Type == packet.PUBACK, p.qos == 2 && h.Type == packet.PUBCOMP:
-				id, err := ackID(h, body)
-				if err == nil {
-					err = p.complete(id)
-				}
-				if err != nil {
-					errs.add(fmt.Errorf("publisher %d: %w", p.idx, err))
-					return
-				}
-				acked++
-			case p.qos == 2 && h.Type == packet.PUBREC:
-				id, err := ackID(h, body)
-				if err != nil {
-					errs.add(fmt.Errorf("publisher %d: %w", p.idx, err))
-					return
-				}
-				out = ackFrame(out, packet.PUBREL, id)
-			case h.Type == packet.PINGRESP:
-			default:
-				errs.add(fmt.Errorf("publisher %d: unexpected %s", p.idx, h.Type))
-				return
-			}
+		p.mu.Lock()
+		acked, out2, err := p.handleBatch(out)
+		p.mu.Unlock()
+		out = out2
+		if err != nil {
+			errs.add(fmt.Errorf("publisher %d: %w", p.idx, err))
+			return
 		}
 		if len(out) > 0 {
 			if _, err := p.c.nc.Write(out); err != nil {
@@ -453,6 +530,38 @@ func (p *publisher) read(errs *errorList) {
 		if err := p.c.fill(); err != nil {
 			p.readFailed(errs, err)
 			return
+		}
+	}
+}
+
+// handleBatch handles every complete packet read, appending the PUBRELs
+// to send to out, and returns how many messages were acknowledged.
+func (p *publisher) handleBatch(out []byte) (int64, []byte, error) {
+	acked := int64(0)
+	for {
+		h, body, ok, err := p.c.next()
+		if err != nil || !ok {
+			return acked, out, err
+		}
+		switch {
+		case p.qos == 1 && h.Type == packet.PUBACK, p.qos == 2 && h.Type == packet.PUBCOMP:
+			id, err := ackID(h, body, p.c.version)
+			if err == nil {
+				err = p.complete(id)
+			}
+			if err != nil {
+				return acked, out, err
+			}
+			acked++
+		case p.qos == 2 && h.Type == packet.PUBREC:
+			id, err := ackID(h, body, p.c.version)
+			if err != nil {
+				return acked, out, err
+			}
+			out = ackFrame(out, packet.PUBREL, id)
+		case h.Type == packet.PINGRESP:
+		default:
+			return acked, out, unexpected(h, body, p.c.version)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,9 @@ type SubConfig struct {
 	Target
 	// Subscribers is the number of subscribing connections; 1.
 	Subscribers int
-	// Filter every subscriber subscribes to; "bench/#".
+	// Filter every subscriber subscribes to, "%d" replaced by the
+	// subscriber index (subscriber i of a pairs run takes "bench/%d" as
+	// "bench/i"); "bench/#".
 	Filter string
 	// QoS requested: 0, 1 or 2.
 	QoS byte
@@ -38,6 +41,8 @@ type SubConfig struct {
 	MaxDuration time.Duration
 	// ConnectParallel is how many handshakes run at once; 64.
 	ConnectParallel int
+
+	conns *atomic.Int64 // counts connections made, for progress reports
 }
 
 func (c *SubConfig) setDefaults() error {
@@ -80,9 +85,9 @@ type SubResult struct {
 	DupFlagged int64 `json:"dup_flagged"`
 	// Foreign is messages of another run, or too short to carry a stamp.
 	Foreign int64 `json:"foreign"`
-	// Gaps is sequence numbers missing below the highest one seen, over
-	// every subscriber and publisher: loss (or messages still on their
-	// way), without needing the publishers' counts.
+	// Gaps is sequence numbers missing between the lowest and the highest
+	// one seen, over every subscriber and publisher: loss (or messages
+	// still on their way), without needing the publishers' counts.
 	Gaps int64 `json:"gaps"`
 	// Elapsed is from the first message received to the last; Rate is
 	// Received over it.
@@ -117,7 +122,7 @@ func StartSub(ctx context.Context, cfg SubConfig) (*SubRun, error) {
 	}
 	clients, err := connectAll(ctx, &cfg.Target, srcs, cfg.Subscribers, cfg.ConnectParallel, func(i int) *packet.Connect {
 		return &packet.Connect{ClientID: cfg.ClientIDPrefix + strconv.Itoa(i), CleanStart: !cfg.Persistent}
-	})
+	}, cfg.conns)
 	if err != nil {
 		return nil, err
 	}
@@ -134,13 +139,17 @@ func StartSub(ctx context.Context, cfg SubConfig) (*SubRun, error) {
 	}
 	// The readers run before SUBSCRIBE goes out: a persistent session may
 	// be sent its queued messages before the SUBACK.
-	frame, err := packet.Append(nil, &packet.Subscribe{PacketID: 1,
-		Subs: []packet.Subscription{{Filter: cfg.Filter, QoS: cfg.QoS}}}, packet.V311)
-	if err != nil {
-		r.Close()
-		return nil, fmt.Errorf("bench: filter %q: %w", cfg.Filter, err)
-	}
-	for _, s := range r.subs {
+	var frame []byte
+	for i, s := range r.subs {
+		if i == 0 || strings.Contains(cfg.Filter, "%d") {
+			filter := strings.ReplaceAll(cfg.Filter, "%d", strconv.Itoa(i))
+			frame, err = packet.Append(frame[:0], &packet.Subscribe{PacketID: 1,
+				Subs: []packet.Subscription{{Filter: filter, QoS: cfg.QoS}}}, s.c.version)
+			if err != nil {
+				r.Close()
+				return nil, fmt.Errorf("bench: filter %q: %w", filter, err)
+			}
+		}
 		if err := s.subscribe(frame, cfg.QoS, cfg.connectTimeout()); err != nil {
 			r.Close()
 			return nil, err
@@ -174,28 +183,39 @@ func (r *SubRun) Unique() int64 {
 // unique messages, and false when nothing arrived for idle, limit passed
 // (at most MaxRunTime), ctx ended or every subscriber's connection ended.
 func (r *SubRun) Wait(ctx context.Context, perSubscriber int64, idle, limit time.Duration) bool {
+	return r.wait(ctx, idle, limit, func() bool {
+		for _, s := range r.subs {
+			if s.unique.Load() < perSubscriber {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// WaitTotal is Wait for total unique messages over all subscribers.
+func (r *SubRun) WaitTotal(ctx context.Context, total int64, idle, limit time.Duration) bool {
+	return r.wait(ctx, idle, limit, func() bool { return r.Unique() >= total })
+}
+
+func (r *SubRun) wait(ctx context.Context, idle, limit time.Duration, done func() bool) bool {
 	limit = min(limit, MaxRunTime)
 	deadline := time.Now().Add(limit)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	last, lastChange := int64(-1), time.Now()
 	for {
-		done, alive := true, false
-		var total int64
+		if done() {
+			return true
+		}
+		total, alive := int64(0), false
 		for _, s := range r.subs {
-			n := s.received.Load()
-			total += n
-			if s.unique.Load() < perSubscriber {
-				done = false
-			}
+			total += s.received.Load()
 			select {
 			case <-s.done:
 			default:
 				alive = true
 			}
-		}
-		if done {
-			return true
 		}
 		now := time.Now()
 		if total != last {
@@ -210,6 +230,27 @@ func (r *SubRun) Wait(ctx context.Context, perSubscriber int64, idle, limit time
 		case <-tick.C:
 		}
 	}
+}
+
+// Received is the number of PUBLISH packets received so far.
+func (r *SubRun) Received() int64 {
+	var n int64
+	for _, s := range r.subs {
+		n += s.received.Load()
+	}
+	return n
+}
+
+// live adds the delivery latencies so far to h and returns the sequence
+// numbers missing so far (see SubResult.Gaps).
+func (r *SubRun) live(h *Histogram) (gaps int64) {
+	for _, s := range r.subs {
+		s.mu.Lock()
+		h.Merge(&s.hist)
+		gaps += s.gaps
+		s.mu.Unlock()
+	}
+	return gaps
 }
 
 // Close disconnects the subscribers (a persistent session stays on the
@@ -237,9 +278,7 @@ func (r *SubRun) result() *SubResult {
 		res.DupFlagged += s.dupFlagged
 		res.Foreign += s.foreign
 		for _, set := range s.seen {
-			if set.n > 0 {
-				res.Gaps += int64(set.max+1) - set.n
-			}
+			res.Gaps += set.gaps()
 		}
 		hist.Merge(&s.hist)
 		if s.received.Load() > 0 {
@@ -264,16 +303,28 @@ func (r *SubRun) result() *SubResult {
 // receive every message: its filter matches every publisher's topic).
 // Call it after Close. Messages pub never saw acknowledged do not count.
 func (r *SubRun) Missing(pub *PubResult) int64 {
+	return r.MissingFor(pub, nil)
+}
+
+// MissingFor is Missing where subscriber sub expects the messages of
+// publisher p only when expects(sub, p) (nil: always).
+func (r *SubRun) MissingFor(pub *PubResult, expects func(sub, p int) bool) int64 {
 	var missing int64
+	unacked := make([]map[uint64]bool, len(pub.PerPublisher))
+	for i, st := range pub.PerPublisher {
+		unacked[i] = make(map[uint64]bool, len(st.Unacked))
+		for _, seq := range st.Unacked {
+			unacked[i][seq] = true
+		}
+	}
 	for _, s := range r.subs {
 		for i, st := range pub.PerPublisher {
-			unacked := make(map[uint64]bool, len(st.Unacked))
-			for _, seq := range st.Unacked {
-				unacked[seq] = true
+			if expects != nil && !expects(s.idx, i) {
+				continue
 			}
 			set := s.seen[uint64(pub.RunID)<<32|uint64(i)]
 			for seq := uint64(0); seq < uint64(st.Sent); seq++ {
-				if !unacked[seq] && (set == nil || !set.has(seq)) {
+				if !unacked[i][seq] && (set == nil || !set.has(seq)) {
 					missing++
 				}
 			}
@@ -284,9 +335,9 @@ func (r *SubRun) Missing(pub *PubResult) int64 {
 
 // seqSet is the sequence numbers seen from one publisher.
 type seqSet struct {
-	bits []uint64
-	n    int64
-	max  uint64
+	bits     []uint64
+	n        int64
+	min, max uint64
 }
 
 // add records seq and reports whether it is new.
@@ -300,9 +351,21 @@ func (s *seqSet) add(seq uint64) bool {
 		return false
 	}
 	s.bits[w] |= bit
+	if s.n == 0 || seq < s.min {
+		s.min = seq
+	}
 	s.n++
 	s.max = max(s.max, seq)
 	return true
+}
+
+// gaps is the number of sequence numbers between the lowest and the
+// highest seen that were not seen.
+func (s *seqSet) gaps() int64 {
+	if s.n == 0 {
+		return 0
+	}
+	return int64(s.max-s.min+1) - s.n
 }
 
 func (s *seqSet) has(seq uint64) bool {
@@ -320,13 +383,17 @@ type subscriber struct {
 
 	received atomic.Int64
 	unique   atomic.Int64
-	dups     int64
+	// mu guards hist and gaps, which progress reports read during the
+	// run: the reader holds it while it handles a read batch.
+	mu   sync.Mutex
+	hist Histogram
+	gaps int64 // sequence numbers missing so far (seqSet.gaps, summed)
+	dups int64
 	// dupFlagged counts received messages with the DUP flag.
 	dupFlagged  int64
 	foreign     int64
 	seen        map[uint64]*seqSet // by run<<32 | publisher
-	hist        Histogram
-	first, last int64 // receive times since epoch
+	first, last int64              // receive times since epoch
 
 	subacks chan byte // first return code of each SUBACK
 	closing atomic.Bool
@@ -343,7 +410,7 @@ func (s *subscriber) subscribe(frame []byte, qos byte, timeout time.Duration) er
 	select {
 	case code := <-s.subacks:
 		if code != qos {
-			return fmt.Errorf("subscriber %d: SUBACK return code 0x%02X, asked QoS %d", s.idx, code, qos)
+			return fmt.Errorf("subscriber %d: SUBACK %s 0x%02X, asked QoS %d", s.idx, codeWord(s.c.version), code, qos)
 		}
 		return nil
 	case <-s.done:
@@ -358,50 +425,13 @@ func (s *subscriber) read(errs *errorList) {
 	var out []byte
 	var pub packet.Publish
 	for {
-		for {
-			h, body, ok, err := s.c.next()
-			if err != nil {
-				errs.add(fmt.Errorf("subscriber %d: %w", s.idx, err))
-				return
-			}
-			if !ok {
-				break
-			}
-			switch h.Type {
-			case packet.PUBLISH:
-				if err := packet.DecodePublish(h, body, packet.V311, &pub); err != nil {
-					errs.add(fmt.Errorf("subscriber %d: %w", s.idx, err))
-					return
-				}
-				s.count(&pub)
-				switch pub.QoS {
-				case 1:
-					out = ackFrame(out, packet.PUBACK, pub.PacketID)
-				case 2:
-					out = ackFrame(out, packet.PUBREC, pub.PacketID)
-				}
-			case packet.PUBREL:
-				id, err := ackID(h, body)
-				if err != nil {
-					errs.add(fmt.Errorf("subscriber %d: %w", s.idx, err))
-					return
-				}
-				out = ackFrame(out, packet.PUBCOMP, id)
-			case packet.SUBACK:
-				code, err := subackCode(h, body)
-				if err != nil {
-					errs.add(fmt.Errorf("subscriber %d: %w", s.idx, err))
-					return
-				}
-				select {
-				case s.subacks <- code:
-				default:
-				}
-			case packet.PINGRESP, packet.UNSUBACK:
-			default:
-				errs.add(fmt.Errorf("subscriber %d: unexpected %s", s.idx, h.Type))
-				return
-			}
+		s.mu.Lock()
+		out2, err := s.handleBatch(out, &pub)
+		s.mu.Unlock()
+		out = out2
+		if err != nil {
+			errs.add(fmt.Errorf("subscriber %d: %w", s.idx, err))
+			return
 		}
 		if len(out) > 0 {
 			if _, err := s.c.nc.Write(out); err != nil {
@@ -417,9 +447,52 @@ func (s *subscriber) read(errs *errorList) {
 	}
 }
 
+// handleBatch handles every complete packet read, appending the
+// acknowledgements to send to out.
+func (s *subscriber) handleBatch(out []byte, pub *packet.Publish) ([]byte, error) {
+	v := s.c.version
+	for {
+		h, body, ok, err := s.c.next()
+		if err != nil || !ok {
+			return out, err
+		}
+		switch h.Type {
+		case packet.PUBLISH:
+			if err := packet.DecodePublish(h, body, v, pub); err != nil {
+				return out, err
+			}
+			s.count(pub)
+			switch pub.QoS {
+			case 1:
+				out = ackFrame(out, packet.PUBACK, pub.PacketID)
+			case 2:
+				out = ackFrame(out, packet.PUBREC, pub.PacketID)
+			}
+		case packet.PUBREL:
+			id, err := ackID(h, body, v)
+			if err != nil {
+				return out, err
+			}
+			out = ackFrame(out, packet.PUBCOMP, id)
+		case packet.SUBACK:
+			code, err := subackCode(h, body, v)
+			if err != nil {
+				return out, err
+			}
+			select {
+			case s.subacks <- code:
+			default:
+			}
+		case packet.PINGRESP, packet.UNSUBACK:
+		default:
+			return out, unexpected(h, body, v)
+		}
+	}
+}
+
 // subackCode returns the return code of a SUBACK for one filter.
-func subackCode(h packet.FixedHeader, body []byte) (byte, error) {
-	p, err := packet.Decode(h, body, packet.V311)
+func subackCode(h packet.FixedHeader, body []byte, version byte) (byte, error) {
+	p, err := packet.Decode(h, body, version)
 	if err != nil {
 		return 0, err
 	}
@@ -453,10 +526,12 @@ func (s *subscriber) count(p *packet.Publish) {
 		set = &seqSet{}
 		s.seen[key] = set
 	}
+	before := set.gaps()
 	if !set.add(st.seq) {
 		s.dups++
 		return
 	}
+	s.gaps += set.gaps() - before
 	s.unique.Add(1)
 	s.hist.Record(time.Duration(now.UnixNano() - st.sent))
 }
