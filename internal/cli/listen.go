@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"syscall"
 
 	"github.com/baram-mqtt/baram/internal/config"
@@ -151,4 +152,31 @@ func ipv6Unavailable(addr string, err error) bool {
 	}
 	return errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT) ||
 		errors.Is(err, syscall.EPROTONOSUPPORT)
+}
+
+// allowDashboardOrigin lets the admin dashboard's MQTT panel reach the
+// ws and wss listeners: it adds the dashboard's origin (host:port of the
+// admin address) to their allowed origins. Only a concrete address has an
+// origin a browser will send; for a wildcard address such as ":8080" the
+// user lists the name they browse to in allowed_origins.
+func allowDashboardOrigin(ls []config.Listener, admin config.Admin) []config.Listener {
+	host, port, err := net.SplitHostPort(admin.Address)
+	if err != nil || host == "" {
+		return ls
+	}
+	ip, err := netip.ParseAddr(host)
+	if err == nil && ip.IsUnspecified() {
+		return ls
+	}
+	origins := []string{net.JoinHostPort(host, port)}
+	if err == nil && ip.IsLoopback() {
+		origins = append(origins, net.JoinHostPort("localhost", port))
+	}
+	out := slices.Clone(ls)
+	for i, l := range out {
+		if l.Protocol == config.ProtocolWS || l.Protocol == config.ProtocolWSS {
+			out[i].AllowedOrigins = slices.Concat(l.AllowedOrigins, origins)
+		}
+	}
+	return out
 }

@@ -79,11 +79,11 @@ func newServeCommand() *cobra.Command {
 func (f *serveFlags) bind(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.configFile, "config", "", "read settings from the YAML `FILE`")
-	fs.StringArrayVar(&f.listen, "listen", nil, "accept clients on `ADDR`, host:port, mqtt://host:port or mqtts://host:port\n(with --tls-cert and --tls-key); repeat for several; replaces the listeners\nof the config file")
+	fs.StringArrayVar(&f.listen, "listen", nil, "accept clients on `ADDR`, host:port, mqtt://, mqtts://, ws:// or wss://host:port[/path]\n(mqtts and wss with --tls-cert and --tls-key); repeat for several; replaces the listeners\nof the config file")
 	fs.StringVar(&f.logLevel, "log-level", "", "log `LEVEL`: debug, info, warn or error (default info)")
 	fs.StringVar(&f.logFormat, "log-format", "", "log `FORMAT`: text or json (default text)")
 	fs.BoolVar(&f.allowAnonymous, "allow-anonymous", false, "admit clients without a username; --allow-anonymous=false refuses them\n(when not given: only if every listener is on a loopback address)")
-	fs.StringVar(&f.tlsCert, "tls-cert", "", "the certificate chain of the mqtts listeners given with --listen, a PEM `FILE`")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "the certificate chain of the mqtts and wss listeners given with --listen, a PEM `FILE`")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "the private key of --tls-cert, a PEM `FILE`")
 	fs.StringVar(&f.passwordFile, "password-file", "", "check usernames and passwords against the Mosquitto-format password `FILE`\n(write it with 'baram passwd')")
 	fs.StringVar(&f.aclFile, "acl-file", "", "limit the topics of each client with the Mosquitto-format ACL `FILE`")
@@ -108,7 +108,7 @@ func (f *serveFlags) load(changed func(name string) bool) (config.Config, error)
 			if err != nil {
 				return config.Config{}, usageError{fmt.Errorf("--listen: %w", err)}
 			}
-			if l.Protocol == config.ProtocolMQTTS {
+			if l.Protocol == config.ProtocolMQTTS || l.Protocol == config.ProtocolWSS {
 				if l.TLS, err = f.listenTLS(s); err != nil {
 					return config.Config{}, err
 				}
@@ -117,9 +117,11 @@ func (f *serveFlags) load(changed func(name string) bool) (config.Config, error)
 		}
 	}
 	if changed("tls-cert") || changed("tls-key") {
-		isMQTTS := func(l config.Listener) bool { return l.Protocol == config.ProtocolMQTTS }
-		if !changed("listen") || !slices.ContainsFunc(cfg.Listeners, isMQTTS) {
-			return config.Config{}, usageError{errors.New("--tls-cert and --tls-key are for --listen mqtts://host:port; " +
+		isTLS := func(l config.Listener) bool {
+			return l.Protocol == config.ProtocolMQTTS || l.Protocol == config.ProtocolWSS
+		}
+		if !changed("listen") || !slices.ContainsFunc(cfg.Listeners, isTLS) {
+			return config.Config{}, usageError{errors.New("--tls-cert and --tls-key are for --listen mqtts://host:port or wss://host:port; " +
 				"in a config file a listener's certificate is tls.cert and tls.key")}
 		}
 	}
@@ -161,7 +163,7 @@ func (f *serveFlags) load(changed func(name string) bool) (config.Config, error)
 	return cfg, nil
 }
 
-// listenTLS returns the TLS settings of the mqtts listener given as
+// listenTLS returns the TLS settings of the mqtts or wss listener given as
 // --listen s: --tls-cert and --tls-key, which must both be given and
 // readable.
 func (f *serveFlags) listenTLS(s string) (*config.TLS, error) {
@@ -296,6 +298,7 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger, listenF
 		return nil, nil, nil, err
 	}
 	listeners, isDefault := cfg.EffectiveListeners()
+	listeners = allowDashboardOrigin(listeners, cfg.Admin)
 	lns, err := openListeners(ctx, listeners, isDefault, listenFn, logger)
 	if err != nil {
 		closeStore(st, logger)

@@ -246,7 +246,7 @@ func TestFlagsSetListenerTLS(t *testing.T) {
 	var f serveFlags
 	f.bind(cmd)
 	if err := cmd.ParseFlags([]string{"--config", writeMQTTSConfig(t, p, ""), "--listen", "mqtts://[::1]:8883",
-		"--listen", "127.0.0.1:1883", "--tls-cert", p.certFile, "--tls-key", p.keyFile}); err != nil {
+		"--listen", "127.0.0.1:1883", "--listen", "wss://127.0.0.1:8884/mqtt", "--tls-cert", p.certFile, "--tls-key", p.keyFile}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := f.load(cmd.Flags().Changed)
@@ -256,6 +256,7 @@ func TestFlagsSetListenerTLS(t *testing.T) {
 	want := []config.Listener{
 		{Protocol: "mqtts", Address: "[::1]:8883", TLS: &config.TLS{Cert: p.certFile, Key: p.keyFile}},
 		{Protocol: "mqtt", Address: "127.0.0.1:1883"},
+		{Protocol: "wss", Address: "127.0.0.1:8884", Path: "/mqtt", TLS: &config.TLS{Cert: p.certFile, Key: p.keyFile}},
 	}
 	if !reflect.DeepEqual(cfg.Listeners, want) {
 		t.Errorf("listeners = %+v, want %+v", cfg.Listeners, want)
