@@ -235,7 +235,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, listenFn l
 	for i, ln := range lns {
 		wg.Go(func() {
 			lo := listenerOptions(cfg, i)
-			lo.Name, lo.IdentityAsUsername = ln.Addr().String(), ln.identity
+			lo.Name, lo.IdentityAsUsername = ln.url(), ln.identity // as in the startup line
 			if err := b.ServeListener(ln.Listener, lo); err != nil {
 				errc <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
 			}
