@@ -282,6 +282,59 @@ func ackID(h packet.FixedHeader, body []byte, version byte) (uint16, error) {
 	return id, nil
 }
 
+// delivery is what a subscriber needs of a PUBLISH.
+type delivery struct {
+	qos     byte
+	dup     bool
+	id      uint16
+	payload []byte // aliases the read buffer
+}
+
+// parsePublish reads a PUBLISH body as far as a counting subscriber needs:
+// flags, packet identifier and payload. Unlike packet.DecodePublish it
+// neither validates nor copies the topic name, so receiving allocates
+// nothing; the broker under test is trusted that far.
+func parsePublish(h packet.FixedHeader, body []byte, version byte) (delivery, error) {
+	d := delivery{qos: h.Flags >> 1 & 3, dup: h.Flags&0x08 != 0}
+	if d.qos == 3 {
+		return d, errors.New("PUBLISH with QoS 3")
+	}
+	if len(body) < 2 {
+		return d, errors.New("PUBLISH too short for a topic")
+	}
+	off := 2 + (int(body[0])<<8 | int(body[1]))
+	if d.qos > 0 {
+		if len(body) < off+2 {
+			return d, errors.New("PUBLISH too short for a packet identifier")
+		}
+		d.id = uint16(body[off])<<8 | uint16(body[off+1])
+		off += 2
+		if d.id == 0 {
+			return d, errors.New("PUBLISH with packet identifier 0")
+		}
+	}
+	if version == packet.V5 {
+		n, size := 0, 0
+		for shift := 0; ; shift += 7 {
+			if off+size >= len(body) || size == 4 {
+				return d, errors.New("PUBLISH with a malformed property length")
+			}
+			b := body[off+size]
+			size++
+			n |= int(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		off += size + n
+	}
+	if off > len(body) {
+		return d, fmt.Errorf("PUBLISH with remaining length %d, too short for its header", len(body))
+	}
+	d.payload = body[off:]
+	return d, nil
+}
+
 // unexpected describes a packet a client did not expect, spelling out a
 // server's DISCONNECT (MQTT 5: with its reason code).
 func unexpected(h packet.FixedHeader, body []byte, version byte) error {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +117,52 @@ func TestDialBindsSource(t *testing.T) {
 	c.nc.Close()
 	if ip := <-got; ip != "127.0.0.9" {
 		t.Fatalf("connected from %s, want 127.0.0.9", ip)
+	}
+}
+
+// parsePublish agrees with the codec, with and without MQTT 5
+// properties (a property length of one and of two bytes).
+func TestParsePublish(t *testing.T) {
+	long := strings.Repeat("v", 200)
+	for _, v := range []byte{packet.V311, packet.V5} {
+		for _, qos := range []byte{0, 1, 2} {
+			for _, user := range []string{"", "short", long} {
+				p := &packet.Publish{Topic: "a/b/c", QoS: qos, Dup: qos > 0, Payload: []byte("payload")}
+				if qos > 0 {
+					p.PacketID = 0x1234
+				}
+				if user != "" {
+					p.Props.User = []packet.UserProperty{{Key: "k", Value: user}}
+					p.Props.SubscriptionIDs = []uint32{300}
+				}
+				frame := packet.AppendPublish(nil, p, v)
+				h, err := packet.ParseFixedHeader(frame)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d, err := parsePublish(h, frame[h.HeaderLen:], v)
+				if err != nil || d.qos != qos || d.dup != p.Dup || d.id != p.PacketID || string(d.payload) != "payload" {
+					t.Errorf("v%d QoS %d user %d bytes: %+v, %v", v, qos, len(user), d, err)
+				}
+			}
+		}
+	}
+	bad := []struct {
+		flags byte
+		body  []byte
+	}{
+		{0x06, []byte{0, 1, 'a', 0, 1}},        // QoS 3
+		{0x00, []byte{0}},                      // no topic length
+		{0x02, []byte{0, 1, 'a', 0}},           // no packet id
+		{0x02, []byte{0, 1, 'a', 0, 0}},        // packet id 0
+		{0x00, []byte{0, 9, 'a'}},              // topic past the end
+		{0x00, []byte{0, 1, 'a', 0x80, 0x80}},  // v5 property length cut short
+		{0x00, []byte{0, 1, 'a', 5, 'x', 'y'}}, // v5 properties past the end
+	}
+	for i, b := range bad {
+		h := packet.FixedHeader{Type: packet.PUBLISH, Flags: b.flags}
+		if d, err := parsePublish(h, b.body, packet.V5); err == nil {
+			t.Errorf("bad PUBLISH %d parsed: %+v", i, d)
+		}
 	}
 }

@@ -393,6 +393,8 @@ type subscriber struct {
 	dupFlagged  int64
 	foreign     int64
 	seen        map[uint64]*seqSet // by run<<32 | publisher
+	lastKey     uint64             // the key of lastSet, the set seen last
+	lastSet     *seqSet
 	first, last int64              // receive times since epoch
 
 	subacks chan byte // first return code of each SUBACK
@@ -423,10 +425,9 @@ func (s *subscriber) subscribe(frame []byte, qos byte, timeout time.Duration) er
 func (s *subscriber) read(errs *errorList) {
 	defer close(s.done)
 	var out []byte
-	var pub packet.Publish
 	for {
 		s.mu.Lock()
-		out2, err := s.handleBatch(out, &pub)
+		out2, err := s.handleBatch(out)
 		s.mu.Unlock()
 		out = out2
 		if err != nil {
@@ -449,8 +450,9 @@ func (s *subscriber) read(errs *errorList) {
 
 // handleBatch handles every complete packet read, appending the
 // acknowledgements to send to out.
-func (s *subscriber) handleBatch(out []byte, pub *packet.Publish) ([]byte, error) {
+func (s *subscriber) handleBatch(out []byte) ([]byte, error) {
 	v := s.c.version
+	now := time.Now() // the batch's receive time: one clock read per read
 	for {
 		h, body, ok, err := s.c.next()
 		if err != nil || !ok {
@@ -458,15 +460,16 @@ func (s *subscriber) handleBatch(out []byte, pub *packet.Publish) ([]byte, error
 		}
 		switch h.Type {
 		case packet.PUBLISH:
-			if err := packet.DecodePublish(h, body, v, pub); err != nil {
+			pub, err := parsePublish(h, body, v)
+			if err != nil {
 				return out, err
 			}
-			s.count(pub)
-			switch pub.QoS {
+			s.count(&pub, now)
+			switch pub.qos {
 			case 1:
-				out = ackFrame(out, packet.PUBACK, pub.PacketID)
+				out = ackFrame(out, packet.PUBACK, pub.id)
 			case 2:
-				out = ackFrame(out, packet.PUBREC, pub.PacketID)
+				out = ackFrame(out, packet.PUBREC, pub.id)
 			}
 		case packet.PUBREL:
 			id, err := ackID(h, body, v)
@@ -504,27 +507,29 @@ func subackCode(h packet.FixedHeader, body []byte, version byte) (byte, error) {
 }
 
 // count accounts for one received PUBLISH.
-func (s *subscriber) count(p *packet.Publish) {
-	now := time.Now()
+func (s *subscriber) count(p *delivery, now time.Time) {
 	at := int64(now.Sub(s.epoch))
 	if s.received.Load() == 0 {
 		s.first = at
 	}
 	s.last = at
 	s.received.Add(1)
-	if p.Dup {
+	if p.dup {
 		s.dupFlagged++
 	}
-	st, ok := readStamp(p.Payload)
+	st, ok := readStamp(p.payload)
 	if !ok || (s.run != 0 && st.run != s.run) || st.seq >= maxSeq {
 		s.foreign++
 		return
 	}
 	key := uint64(st.run)<<32 | uint64(st.pub)
-	set := s.seen[key]
-	if set == nil {
-		set = &seqSet{}
-		s.seen[key] = set
+	set := s.lastSet
+	if set == nil || key != s.lastKey {
+		if set = s.seen[key]; set == nil {
+			set = &seqSet{}
+			s.seen[key] = set
+		}
+		s.lastKey, s.lastSet = key, set
 	}
 	before := set.gaps()
 	if !set.add(st.seq) {

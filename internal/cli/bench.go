@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ type benchFlags struct {
 	topic, filter                   string
 	json, quiet, progress           bool
 	brokerPID                       int
+	cpuProfile                      string
 }
 
 // benchScenarios describe the subcommands of baram bench.
@@ -152,6 +154,8 @@ func (f *benchFlags) bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.drain, "drain-timeout", 10*time.Second, "after publishing, wait at most `DURATION` for acknowledgements and deliveries")
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", 5*time.Second, "bound each connection's dial and handshakes by `DURATION`")
 	fs.IntVar(&f.parallel, "connect-parallel", 64, "`N` handshakes at a time")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write this process's CPU profile to `FILE` (go tool pprof)")
+	_ = fs.MarkHidden("cpuprofile")
 }
 
 // target builds the bench target from the connection flags.
@@ -284,6 +288,17 @@ func (f *benchFlags) run(cmd *cobra.Command, scenario string) error {
 	unwatch := context.AfterFunc(ctx, stop)
 	defer unwatch()
 
+	if f.cpuProfile != "" {
+		out, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var pr *progressPrinter
 	if !f.quiet && (f.progress || isTerminal(stderr)) {
 		pr = &progressPrinter{w: stderr, terminal: isTerminal(stderr), scenario: scenario}
