@@ -395,7 +395,7 @@ type subscriber struct {
 	seen        map[uint64]*seqSet // by run<<32 | publisher
 	lastKey     uint64             // the key of lastSet, the set seen last
 	lastSet     *seqSet
-	first, last int64              // receive times since epoch
+	first, last int64 // receive times since epoch
 
 	subacks chan byte // first return code of each SUBACK
 	closing atomic.Bool
