@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
 // TestConfigErrors refuses bad settings with a message that names the
@@ -11,8 +13,8 @@ import (
 func TestConfigErrors(t *testing.T) {
 	p := newPKI(t)
 	missing := p.dir + "/missing.pem"
-	garbage := writeFile(t, p.dir, "garbage.pem", []byte("not a certificate\n"))
-	otherCRL := writeFile(t, p.dir, "other-crl.pem", p.other.crl(t))
+	garbage := testpki.WriteFile(t, p.dir, "garbage.pem", []byte("not a certificate\n"))
+	otherCRL := testpki.WriteFile(t, p.dir, "other-crl.pem", p.other.CRL(t))
 	tests := []struct {
 		name string
 		edit func(*TLSConfig)
@@ -23,8 +25,8 @@ func TestConfigErrors(t *testing.T) {
 		{"missing cert", func(c *TLSConfig) { c.Cert = missing }, "missing.pem"},
 		{"garbage cert", func(c *TLSConfig) { c.Cert = garbage }, "garbage.pem"},
 		{"key mismatch", func(c *TLSConfig) {
-			other := p.ca.issue(t, certOpts{cn: "x"})
-			c.Key = writeFile(t, p.dir, "other.key", other.keyPEM)
+			other := p.ca.Issue(t, testpki.Opts{CN: "x"})
+			c.Key = testpki.WriteFile(t, p.dir, "other.key", other.KeyPEM)
 		}, "private key does not match public key"},
 		{"garbage CA", func(c *TLSConfig) { c.ClientCA = garbage }, "client_ca " + garbage + ": no PEM CERTIFICATE"},
 		{"garbage CRL", func(c *TLSConfig) { c.CRL = garbage }, "crl " + garbage},

@@ -4,14 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
 // ioTimeout bounds every network step of a test.
@@ -20,9 +20,9 @@ const ioTimeout = 5 * time.Second
 // pki is a test's certificates, written as PEM files to dir.
 type pki struct {
 	dir    string
-	ca     *testCA // the client and server root
-	other  *testCA // a root that the server does not trust
-	server *testCert
+	ca     *testpki.CA // the client and server root
+	other  *testpki.CA // a root that the server does not trust
+	server *testpki.Cert
 	cfg    TLSConfig // Cert, Key and ClientCA set
 }
 
@@ -30,32 +30,18 @@ type pki struct {
 // and ::1, and another CA, and writes server.pem, server.key and ca.pem.
 func newPKI(t *testing.T) *pki {
 	t.Helper()
-	p := &pki{dir: t.TempDir(), ca: newCA(t, "Test Root CA", nil), other: newCA(t, "Other CA", nil)}
-	p.server = p.ca.issue(t, certOpts{cn: "localhost", dns: []string{"localhost"},
-		ips: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}})
-	p.cfg = TLSConfig{
-		Cert:     writeFile(t, p.dir, "server.pem", p.server.certPEM),
-		Key:      writeFile(t, p.dir, "server.key", p.server.keyPEM),
-		ClientCA: writeFile(t, p.dir, "ca.pem", p.ca.pem),
-	}
+	p := &pki{dir: t.TempDir(), ca: testpki.NewCA(t, "Test Root CA"), other: testpki.NewCA(t, "Other CA")}
+	p.server = p.ca.Server(t)
+	cert, key := p.server.WriteFiles(t, p.dir, "server")
+	p.cfg = TLSConfig{Cert: cert, Key: key, ClientCA: testpki.WriteFile(t, p.dir, "ca.pem", p.ca.PEM)}
 	return p
-}
-
-// keyPair returns c as a certificate for a crypto/tls config.
-func keyPair(t *testing.T, c *testCert) tls.Certificate {
-	t.Helper()
-	kp, err := tls.X509KeyPair(c.certPEM, c.keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kp
 }
 
 // clientConfig trusts p's root, names localhost, and presents certs.
 func (p *pki) clientConfig(certs ...tls.Certificate) *tls.Config {
-	roots := x509.NewCertPool()
-	roots.AddCert(p.ca.cert)
-	return &tls.Config{RootCAs: roots, ServerName: "localhost", Certificates: certs}
+	cfg := p.ca.ClientConfig(certs...)
+	cfg.ServerName = "localhost"
+	return cfg
 }
 
 // testServer accepts TLS connections, handshakes each and reports it.

@@ -3,17 +3,19 @@ package listener
 import (
 	"crypto/tls"
 	"testing"
+
+	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
 // TestIdentity extracts each identity mode from a real handshake.
 func TestIdentity(t *testing.T) {
 	p := newPKI(t)
 	s := serve(t, p.cfg, testLogger(t))
-	full := p.ca.issue(t, certOpts{cn: "alice", org: "Acme", dns: []string{"sensor-1.acme.example", "b.example"},
-		emails: []string{"alice@acme.example", "x@y.example"}})
-	bare := p.ca.issue(t, certOpts{})
-	_, fullState := s.mustAccept(t, p.clientConfig(keyPair(t, full)))
-	_, bareState := s.mustAccept(t, p.clientConfig(keyPair(t, bare)))
+	full := p.ca.Issue(t, testpki.Opts{CN: "alice", Org: "Acme", DNS: []string{"sensor-1.acme.example", "b.example"},
+		Emails: []string{"alice@acme.example", "x@y.example"}})
+	bare := p.ca.Issue(t, testpki.Opts{})
+	_, fullState := s.mustAccept(t, p.clientConfig(full.TLS(t)))
+	_, bareState := s.mustAccept(t, p.clientConfig(bare.TLS(t)))
 	_, noCertState := s.mustAccept(t, p.clientConfig())
 
 	tests := []struct {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
 // mosquittoPub returns the path of mosquitto_pub, skipping the test when
@@ -33,11 +35,11 @@ func mosquittoPub(t *testing.T) string {
 func TestOpenSSLClient(t *testing.T) {
 	pub := mosquittoPub(t)
 	p := newPKI(t)
-	alice := p.ca.issue(t, certOpts{cn: "alice"})
-	mallory := p.ca.issue(t, certOpts{cn: "mallory"})
+	alice := p.ca.Issue(t, testpki.Opts{CN: "alice"})
+	mallory := p.ca.Issue(t, testpki.Opts{CN: "mallory"})
 	cfg := p.cfg
 	cfg.RequireClientCert = true
-	cfg.CRL = writeFile(t, p.dir, "crl.pem", p.ca.crl(t, mallory.cert))
+	cfg.CRL = testpki.WriteFile(t, p.dir, "crl.pem", p.ca.CRL(t, mallory.Cert))
 	tl := newTLS(t, cfg, testLogger(t))
 	ln, err := Listen(t.Context(), "tcp", "127.0.0.1:0", tl)
 	if err != nil {
@@ -47,17 +49,16 @@ func TestOpenSSLClient(t *testing.T) {
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 
 	for _, tt := range []struct {
-		client *testCert
+		client *testpki.Cert
 		want   string // "" accepts; otherwise in the server's error
 	}{{alice, ""}, {mallory, "revoked"}} {
-		name := tt.client.cert.Subject.CommonName
+		name := tt.client.Cert.Subject.CommonName
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), ioTimeout)
 			defer cancel()
+			certFile, keyFile := tt.client.WriteFiles(t, p.dir, name)
 			cmd := exec.CommandContext(ctx, pub, "-h", "127.0.0.1", "-p", port, "-i", name, "-t", "t", "-m", "x",
-				"--cafile", p.cfg.ClientCA,
-				"--cert", writeFile(t, p.dir, name+".pem", tt.client.certPEM),
-				"--key", writeFile(t, p.dir, name+".key", tt.client.keyPEM))
+				"--cafile", p.cfg.ClientCA, "--cert", certFile, "--key", keyFile)
 			var out strings.Builder
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {

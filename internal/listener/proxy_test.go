@@ -13,6 +13,8 @@ import (
 	"time"
 
 	proxyproto "github.com/pires/go-proxyproto"
+
+	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
 // proxyServer is a ProxyProtocol listener on 127.0.0.1 for a test.
@@ -244,7 +246,7 @@ func TestProxyUnderTLS(t *testing.T) {
 	tl := newTLS(t, p.cfg, testLogger(t))
 	s := startProxy(t, loopback, 0)
 	ln := tls.NewListener(s.ln, tl.Config())
-	clientCfg := p.clientConfig(keyPair(t, p.ca.issue(t, certOpts{cn: "alice"})))
+	clientCfg := p.clientConfig(p.ca.Issue(t, testpki.Opts{CN: "alice"}).TLS(t))
 	hdr := header(t, 2, "[2001:db8::9]:4711", "[2001:db8::1]:8883")
 
 	errc := make(chan error, 1)

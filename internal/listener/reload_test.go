@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
 // noPoll is a PollInterval that leaves reloading to Reload.
@@ -17,17 +19,17 @@ func TestReloadCert(t *testing.T) {
 	cfg := p.cfg
 	cfg.PollInterval = noPoll
 	s := serve(t, cfg, testLogger(t))
-	if got := s.servedSerial(t, p.clientConfig()); got != p.server.cert.SerialNumber.String() {
-		t.Fatalf("served serial %s, want %s", got, p.server.cert.SerialNumber)
+	if got := s.servedSerial(t, p.clientConfig()); got != p.server.Cert.SerialNumber.String() {
+		t.Fatalf("served serial %s, want %s", got, p.server.Cert.SerialNumber)
 	}
-	renewed := p.ca.issue(t, certOpts{cn: "localhost", dns: []string{"localhost"}})
-	writeFile(t, p.dir, "server.pem", renewed.certPEM)
-	writeFile(t, p.dir, "server.key", renewed.keyPEM)
+	renewed := p.ca.Server(t)
+	testpki.WriteFile(t, p.dir, "server.pem", renewed.CertPEM)
+	testpki.WriteFile(t, p.dir, "server.key", renewed.KeyPEM)
 	if err := s.tls.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.servedSerial(t, p.clientConfig()); got != renewed.cert.SerialNumber.String() {
-		t.Fatalf("after Reload, served serial %s, want %s", got, renewed.cert.SerialNumber)
+	if got := s.servedSerial(t, p.clientConfig()); got != renewed.Cert.SerialNumber.String() {
+		t.Fatalf("after Reload, served serial %s, want %s", got, renewed.Cert.SerialNumber)
 	}
 }
 
@@ -37,11 +39,11 @@ func TestPollReloadsCert(t *testing.T) {
 	cfg := p.cfg
 	cfg.PollInterval = 20 * time.Millisecond
 	s := serve(t, cfg, testLogger(t))
-	renewed := p.ca.issue(t, certOpts{cn: "localhost", dns: []string{"localhost"}})
-	writeFile(t, p.dir, "server.key", renewed.keyPEM)
-	writeFile(t, p.dir, "server.pem", renewed.certPEM)
+	renewed := p.ca.Server(t)
+	testpki.WriteFile(t, p.dir, "server.key", renewed.KeyPEM)
+	testpki.WriteFile(t, p.dir, "server.pem", renewed.CertPEM)
 	eventually(t, "the renewed certificate", func() bool {
-		return s.servedSerial(t, p.clientConfig()) == renewed.cert.SerialNumber.String()
+		return s.servedSerial(t, p.clientConfig()) == renewed.Cert.SerialNumber.String()
 	})
 }
 
@@ -53,12 +55,12 @@ func TestReloadClientCA(t *testing.T) {
 	cfg.RequireClientCert = true
 	cfg.PollInterval = noPoll
 	s := serve(t, cfg, testLogger(t))
-	oldClient := p.clientConfig(keyPair(t, p.ca.issue(t, certOpts{cn: "old"})))
-	newClient := p.clientConfig(keyPair(t, p.other.issue(t, certOpts{cn: "new"})))
+	oldClient := p.clientConfig(p.ca.Issue(t, testpki.Opts{CN: "old"}).TLS(t))
+	newClient := p.clientConfig(p.other.Issue(t, testpki.Opts{CN: "new"}).TLS(t))
 	s.mustAccept(t, oldClient)
 	s.mustRefuse(t, newClient, "unknown CA")
 
-	writeFile(t, p.dir, "ca.pem", p.other.pem)
+	testpki.WriteFile(t, p.dir, "ca.pem", p.other.PEM)
 	if err := s.tls.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -72,12 +74,12 @@ func TestReloadCRL(t *testing.T) {
 	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		t.Run(tls.VersionName(v), func(t *testing.T) {
 			p := newPKI(t)
-			alice := p.ca.issue(t, certOpts{cn: "alice"})
+			alice := p.ca.Issue(t, testpki.Opts{CN: "alice"})
 			cfg := p.cfg
-			cfg.CRL = writeFile(t, p.dir, "crl.pem", p.ca.crl(t))
+			cfg.CRL = testpki.WriteFile(t, p.dir, "crl.pem", p.ca.CRL(t))
 			cfg.PollInterval = noPoll
 			s := serve(t, cfg, testLogger(t))
-			cc := p.clientConfig(keyPair(t, alice))
+			cc := p.clientConfig(alice.TLS(t))
 			cc.MaxVersion = v
 			cc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
 			s.mustAccept(t, cc)
@@ -85,7 +87,7 @@ func TestReloadCRL(t *testing.T) {
 				t.Fatal("the second connection did not resume; the test proves nothing")
 			}
 
-			writeFile(t, p.dir, "crl.pem", p.ca.crl(t, alice.cert))
+			testpki.WriteFile(t, p.dir, "crl.pem", p.ca.CRL(t, alice.Cert))
 			if err := s.tls.Reload(); err != nil {
 				t.Fatal(err)
 			}
@@ -102,9 +104,9 @@ func TestReloadBrokenKeepsOld(t *testing.T) {
 	cfg := p.cfg
 	cfg.PollInterval = 20 * time.Millisecond
 	s := serve(t, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
-	want := p.server.cert.SerialNumber.String()
+	want := p.server.Cert.SerialNumber.String()
 
-	writeFile(t, p.dir, "server.pem", []byte("-----BEGIN CERTIFICATE-----\ntruncated"))
+	testpki.WriteFile(t, p.dir, "server.pem", []byte("-----BEGIN CERTIFICATE-----\ntruncated"))
 	if err := s.tls.Reload(); err == nil {
 		t.Fatal("Reload of a broken certificate succeeded")
 	}
@@ -113,14 +115,14 @@ func TestReloadBrokenKeepsOld(t *testing.T) {
 	}
 
 	// A change the poller sees: a key that does not match the certificate.
-	writeFile(t, p.dir, "server.key", p.ca.issue(t, certOpts{}).keyPEM)
-	writeFile(t, p.dir, "server.pem", p.server.certPEM)
+	testpki.WriteFile(t, p.dir, "server.key", p.ca.Issue(t, testpki.Opts{}).KeyPEM)
+	testpki.WriteFile(t, p.dir, "server.pem", p.server.CertPEM)
 	eventually(t, "the poller's error", func() bool { return logs.contains("private key does not match") })
 	if got := s.servedSerial(t, p.clientConfig()); got != want {
 		t.Fatalf("served serial %s after a failed poll, want the old %s", got, want)
 	}
 
 	// Fixing the files recovers without a restart.
-	writeFile(t, p.dir, "server.key", p.server.keyPEM)
+	testpki.WriteFile(t, p.dir, "server.key", p.server.KeyPEM)
 	eventually(t, "the reload", func() bool { return logs.contains("TLS certificates reloaded") })
 }

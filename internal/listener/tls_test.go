@@ -6,39 +6,39 @@ import (
 	"errors"
 	"net"
 	"testing"
-	"time"
+
+	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
 // TestClientCertificates handshakes with each kind of client certificate
 // and checks that the server accepts it or refuses it saying why.
 func TestClientCertificates(t *testing.T) {
 	p := newPKI(t)
-	inter := newCA(t, "Test Issuing CA", p.ca)
-	badInter := newCA(t, "Revoked Issuing CA", p.ca)
-	good := p.ca.issue(t, certOpts{cn: "alice"})
-	revoked := p.ca.issue(t, certOpts{cn: "mallory"})
-	viaInter := inter.issue(t, certOpts{cn: "bob"})
-	viaBadInter := badInter.issue(t, certOpts{cn: "eve"})
+	inter := p.ca.Intermediate(t, "Test Issuing CA")
+	badInter := p.ca.Intermediate(t, "Revoked Issuing CA")
+	good := p.ca.Issue(t, testpki.Opts{CN: "alice"})
+	revoked := p.ca.Issue(t, testpki.Opts{CN: "mallory"})
+	viaInter := inter.Issue(t, testpki.Opts{CN: "bob"})
+	viaBadInter := badInter.Issue(t, testpki.Opts{CN: "eve"})
 	cfg := p.cfg
 	cfg.RequireClientCert = true
-	cfg.CRL = writeFile(t, p.dir, "crl.pem", p.ca.crl(t, revoked.cert, badInter.cert))
+	cfg.CRL = testpki.WriteFile(t, p.dir, "crl.pem", p.ca.CRL(t, revoked.Cert, badInter.Cert))
 	s := serve(t, cfg, testLogger(t))
 
 	tests := []struct {
 		name string
-		cert *testCert // nil: no certificate
-		want string    // "" accepts; otherwise in the server's error
+		cert *testpki.Cert // nil: no certificate
+		want string        // "" accepts; otherwise in the server's error
 	}{
 		{"good", good, ""},
 		{"via intermediate", viaInter, ""},
 		{"none", nil, "didn't provide a certificate"},
-		{"expired", p.ca.issue(t, certOpts{cn: "old", notBefore: time.Now().Add(-2 * time.Hour),
-			notAfter: time.Now().Add(-time.Hour)}), "expired at"},
-		{"not yet valid", p.ca.issue(t, certOpts{cn: "early", notBefore: time.Now().Add(time.Hour)}), "not valid before"},
-		{"other CA", p.other.issue(t, certOpts{cn: "stranger"}), "unknown CA"},
+		{"expired", p.ca.Expired(t, "old"), "expired at"},
+		{"not yet valid", p.ca.NotYetValid(t, "early"), "not valid before"},
+		{"other CA", p.other.Issue(t, testpki.Opts{CN: "stranger"}), "unknown CA"},
 		{"revoked", revoked, "revoked by the CRL of CN=Test Root CA"},
 		{"revoked intermediate", viaBadInter, "its issuer CN=Revoked Issuing CA,O=baram test (serial"},
-		{"server auth only", p.ca.issue(t, certOpts{cn: "srv", usage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}),
+		{"server auth only", p.ca.Issue(t, testpki.Opts{CN: "srv", Usage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}),
 			"not valid for client authentication"},
 	}
 	for _, tt := range tests {
@@ -47,7 +47,7 @@ func TestClientCertificates(t *testing.T) {
 				cc := p.clientConfig()
 				cc.MaxVersion = v
 				if tt.cert != nil {
-					cc.Certificates = []tls.Certificate{keyPair(t, tt.cert)}
+					cc.Certificates = []tls.Certificate{tt.cert.TLS(t)}
 				}
 				if tt.want == "" {
 					s.mustAccept(t, cc)
@@ -71,8 +71,8 @@ func TestOptionalClientCert(t *testing.T) {
 	if len(state.PeerCertificates) != 0 {
 		t.Error("server saw a client certificate")
 	}
-	s.mustAccept(t, p.clientConfig(keyPair(t, p.ca.issue(t, certOpts{cn: "alice"}))))
-	s.mustRefuse(t, p.clientConfig(keyPair(t, p.other.issue(t, certOpts{cn: "x"}))), "unknown CA")
+	s.mustAccept(t, p.clientConfig(p.ca.Issue(t, testpki.Opts{CN: "alice"}).TLS(t)))
+	s.mustRefuse(t, p.clientConfig(p.other.Issue(t, testpki.Opts{CN: "x"}).TLS(t)), "unknown CA")
 }
 
 // TestNoClientCA does not ask for a client certificate.
@@ -81,7 +81,7 @@ func TestNoClientCA(t *testing.T) {
 	cfg := p.cfg
 	cfg.ClientCA = ""
 	s := serve(t, cfg, testLogger(t))
-	_, state := s.mustAccept(t, p.clientConfig(keyPair(t, p.other.issue(t, certOpts{cn: "x"}))))
+	_, state := s.mustAccept(t, p.clientConfig(p.other.Issue(t, testpki.Opts{CN: "x"}).TLS(t)))
 	if len(state.PeerCertificates) != 0 {
 		t.Error("server asked for a client certificate")
 	}
@@ -90,11 +90,11 @@ func TestNoClientCA(t *testing.T) {
 // TestDERCRL reads a CRL in DER form.
 func TestDERCRL(t *testing.T) {
 	p := newPKI(t)
-	revoked := p.ca.issue(t, certOpts{cn: "mallory"})
+	revoked := p.ca.Issue(t, testpki.Opts{CN: "mallory"})
 	cfg := p.cfg
-	cfg.CRL = writeFile(t, p.dir, "crl.der", p.ca.crlDER(t, revoked.cert))
+	cfg.CRL = testpki.WriteFile(t, p.dir, "crl.der", p.ca.CRLDER(t, revoked.Cert))
 	s := serve(t, cfg, testLogger(t))
-	s.mustRefuse(t, p.clientConfig(keyPair(t, revoked)), "revoked")
+	s.mustRefuse(t, p.clientConfig(revoked.TLS(t)), "revoked")
 }
 
 // TestMinVersion13 refuses a client that speaks at most TLS 1.2.
@@ -130,26 +130,26 @@ func TestCipherSuites(t *testing.T) {
 // TestSNI serves the certificate that matches the server name.
 func TestSNI(t *testing.T) {
 	p := newPKI(t)
-	other := p.ca.issue(t, certOpts{cn: "mqtt.example", dns: []string{"mqtt.example", "*.mqtt.example"}})
+	other := p.ca.Issue(t, testpki.Opts{CN: "mqtt.example", DNS: []string{"mqtt.example", "*.mqtt.example"}})
 	cfg := p.cfg
 	cfg.Certs = []CertKey{{
-		Cert: writeFile(t, p.dir, "other.pem", other.certPEM),
-		Key:  writeFile(t, p.dir, "other.key", other.keyPEM),
+		Cert: testpki.WriteFile(t, p.dir, "other.pem", other.CertPEM),
+		Key:  testpki.WriteFile(t, p.dir, "other.key", other.KeyPEM),
 	}}
 	s := serve(t, cfg, testLogger(t))
-	for name, want := range map[string]*testCert{
+	for name, want := range map[string]*testpki.Cert{
 		"localhost": p.server, "mqtt.example": other, "eu.mqtt.example": other,
 	} {
 		cc := p.clientConfig()
 		cc.ServerName = name
-		if got := s.servedSerial(t, cc); got != want.cert.SerialNumber.String() {
-			t.Errorf("%s: served serial %s, want %s", name, got, want.cert.SerialNumber)
+		if got := s.servedSerial(t, cc); got != want.Cert.SerialNumber.String() {
+			t.Errorf("%s: served serial %s, want %s", name, got, want.Cert.SerialNumber)
 		}
 	}
 	// No SNI (a client dialling an IP address) gets the default pair.
 	cc := p.clientConfig()
 	cc.ServerName = "127.0.0.1"
-	if got := s.servedSerial(t, cc); got != p.server.cert.SerialNumber.String() {
+	if got := s.servedSerial(t, cc); got != p.server.Cert.SerialNumber.String() {
 		t.Errorf("no SNI: served serial %s, want the default", got)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
 // MQTT packets for the stream tests, as a client sends them.
@@ -620,8 +622,8 @@ func TestWSS(t *testing.T) {
 	if !strings.HasPrefix(s.url, "wss://") {
 		t.Fatal(s.url)
 	}
-	alice := p.ca.issue(t, certOpts{cn: "alice"})
-	d := mustDialWS(t, s.url, p.clientConfig(keyPair(t, alice)))
+	alice := p.ca.Issue(t, testpki.Opts{CN: "alice"})
+	d := mustDialWS(t, s.url, p.clientConfig(alice.TLS(t)))
 	c := s.accept(t)
 	cs, ok := c.(interface{ ConnectionState() tls.ConnectionState })
 	if !ok {
