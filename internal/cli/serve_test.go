@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -93,7 +94,9 @@ func (s *server) wait(t *testing.T) int {
 	case code := <-s.done:
 		return code
 	case <-time.After(15 * time.Second):
-		t.Fatalf("serve did not exit 15s after shutdown:\n%s", s.stderr)
+		var stacks strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&stacks, 1) // where it hangs
+		t.Fatalf("serve did not exit 15s after shutdown:\n%s\ngoroutines:\n%s", s.stderr, &stacks)
 		return -1
 	}
 }
