@@ -27,6 +27,7 @@ import (
 
 	"github.com/baram-mqtt/baram/internal/config"
 	"github.com/baram-mqtt/baram/internal/listener"
+	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
 // tlsWait bounds every network step of the TLS tests.
@@ -35,7 +36,7 @@ const tlsWait = 5 * time.Second
 // writeMQTTSConfig writes a config file with one mqtts listener on
 // 127.0.0.1:0 that serves p's server certificate, with tlsExtra added to
 // its tls block, anonymous clients and a memory store.
-func writeMQTTSConfig(t *testing.T, p *testPKI, tlsExtra string) string {
+func writeMQTTSConfig(t *testing.T, p *testpki.Files, tlsExtra string) string {
 	t.Helper()
 	yaml := fmt.Sprintf(`listeners:
   - protocol: mqtts
@@ -47,8 +48,8 @@ func writeMQTTSConfig(t *testing.T, p *testPKI, tlsExtra string) string {
   allow_anonymous: true
 store:
   type: memory
-`, p.certFile, p.keyFile, tlsExtra)
-	return p.write(t, "baram.yaml", []byte(yaml))
+`, p.CertFile, p.KeyFile, tlsExtra)
+	return testpki.WriteFile(t, p.Dir, "baram.yaml", []byte(yaml))
 }
 
 // tlsClient is a paho.golang (MQTT 5) client connected over TLS.
@@ -114,20 +115,20 @@ func (s *server) stop(t *testing.T) {
 }
 
 func TestServeMQTTSWithClientCertificates(t *testing.T) {
-	p := newTestPKI(t)
-	cfg := writeMQTTSConfig(t, p, fmt.Sprintf("      client_ca: %s\n      require_client_cert: true\n", p.caFile))
+	p := testpki.NewFiles(t)
+	cfg := writeMQTTSConfig(t, p, fmt.Sprintf("      client_ca: %s\n      require_client_cert: true\n", p.CAFile))
 	s := startServe(t, "--config", cfg)
 	defer s.stop(t)
 	if strings.HasSuffix(s.addr, ":0") || !strings.Contains(s.stderr.String(), `listeners=mqtts://127.0.0.1:`) {
 		t.Fatalf("startup line does not show the bound mqtts listener:\n%s", s.stderr)
 	}
 
-	sub, err := connectTLS(t, s.addr, p.clientTLS(t, true), "sub")
+	sub, err := connectTLS(t, s.addr, p.CA.ClientConfig(p.Client.TLS(t)), "sub")
 	if err != nil {
 		t.Fatalf("CONNECT with a client certificate: %v\n%s", err, s.stderr)
 	}
-	if got := sub.state.PeerCertificates[0].SerialNumber; got.Cmp(p.server.SerialNumber) != 0 {
-		t.Errorf("server certificate serial %X, want %X", got, p.server.SerialNumber)
+	if got := sub.state.PeerCertificates[0].SerialNumber; got.Cmp(p.Server.Cert.SerialNumber) != 0 {
+		t.Errorf("server certificate serial %X, want %X", got, p.Server.Cert.SerialNumber)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), tlsWait)
 	defer cancel()
@@ -137,7 +138,7 @@ func TestServeMQTTSWithClientCertificates(t *testing.T) {
 
 	// The same client without its certificate fails in the handshake
 	// (in TLS 1.3 its first read, after CONNECT was sent), not in CONNACK.
-	_, err = connectTLS(t, s.addr, p.clientTLS(t, false), "nocert")
+	_, err = connectTLS(t, s.addr, p.CA.ClientConfig(), "nocert")
 	if err == nil || strings.HasPrefix(err.Error(), "CONNACK") {
 		t.Fatalf("CONNECT without a client certificate: %v, want a failed handshake", err)
 	}
@@ -148,7 +149,7 @@ func TestServeMQTTSWithClientCertificates(t *testing.T) {
 		_, port, _ := net.SplitHostPort(s.addr)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*tlsWait)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, pub, "--cafile", p.caFile, "--cert", p.clientCert, "--key", p.clientKey,
+		out, err := exec.CommandContext(ctx, pub, "--cafile", p.CAFile, "--cert", p.ClientCertFile, "--key", p.ClientKeyFile,
 			"-h", "127.0.0.1", "-p", port, "-t", "x", "-m", "y", "-q", "1", "-d").CombinedOutput()
 		if err != nil {
 			t.Fatalf("mosquitto_pub: %v\n%s\nbroker log:\n%s", err, out, s.stderr)
@@ -166,7 +167,7 @@ func TestServeMQTTSWithClientCertificates(t *testing.T) {
 		}
 
 		// mosquitto_pub without its certificate is refused.
-		out, err = exec.CommandContext(ctx, pub, "--cafile", p.caFile,
+		out, err = exec.CommandContext(ctx, pub, "--cafile", p.CAFile,
 			"-h", "127.0.0.1", "-p", port, "-t", "x", "-m", "y", "-d").CombinedOutput()
 		if err == nil {
 			t.Errorf("mosquitto_pub without a client certificate succeeded:\n%s", out)
@@ -175,9 +176,9 @@ func TestServeMQTTSWithClientCertificates(t *testing.T) {
 }
 
 func TestServeMQTTSIdentityAsUsername(t *testing.T) {
-	p := newTestPKI(t)
-	tlsBlock := fmt.Sprintf("    tls:\n      cert: %s\n      key: %s\n      client_ca: %s\n", p.certFile, p.keyFile, p.caFile)
-	cfg := p.write(t, "identity.yaml", []byte("listeners:\n"+
+	p := testpki.NewFiles(t)
+	tlsBlock := fmt.Sprintf("    tls:\n      cert: %s\n      key: %s\n      client_ca: %s\n", p.CertFile, p.KeyFile, p.CAFile)
+	cfg := testpki.WriteFile(t, p.Dir, "identity.yaml", []byte("listeners:\n"+
 		"  - protocol: mqtts\n    address: 127.0.0.1:0\n"+tlsBlock+"      identity_as_username: cn\n"+
 		"  - protocol: mqtts\n    address: 127.0.0.1:0\n"+tlsBlock+
 		"auth:\n  allow_anonymous: false\nstore:\n  type: memory\n"))
@@ -193,13 +194,13 @@ func TestServeMQTTSIdentityAsUsername(t *testing.T) {
 	}
 
 	// Anonymous clients are refused: only the certificate's CN admits one.
-	if _, err := connectTLS(t, s.addr, p.clientTLS(t, true), "alice-device"); err != nil {
+	if _, err := connectTLS(t, s.addr, p.CA.ClientConfig(p.Client.TLS(t)), "alice-device"); err != nil {
 		t.Fatalf("CONNECT with a certificate on the identity_as_username listener: %v\n%s", err, s.stderr)
 	}
-	if _, err := connectTLS(t, s.addr, p.clientTLS(t, false), "nocert"); err == nil || !strings.Contains(err.Error(), "failed to connect to server") {
+	if _, err := connectTLS(t, s.addr, p.CA.ClientConfig(), "nocert"); err == nil || !strings.Contains(err.Error(), "failed to connect to server") {
 		t.Errorf("CONNECT without a certificate: %v, want a refusal in CONNACK", err)
 	}
-	if _, err := connectTLS(t, plainAddr, p.clientTLS(t, true), "elsewhere"); err == nil || !strings.Contains(err.Error(), "failed to connect to server") {
+	if _, err := connectTLS(t, plainAddr, p.CA.ClientConfig(p.Client.TLS(t)), "elsewhere"); err == nil || !strings.Contains(err.Error(), "failed to connect to server") {
 		t.Errorf("CONNECT with a certificate on the listener without identity_as_username: %v, want a refusal in CONNACK", err)
 	}
 }
@@ -219,19 +220,19 @@ func mosquittoPub(t *testing.T) string {
 }
 
 func TestServeMQTTSFromFlags(t *testing.T) {
-	p := newTestPKI(t)
+	p := testpki.NewFiles(t)
 	s := startServe(t, "--store", "memory", "--listen", "mqtts://127.0.0.1:0", "--listen", "127.0.0.1:0",
-		"--tls-cert", p.certFile, "--tls-key", p.keyFile)
+		"--tls-cert", p.CertFile, "--tls-key", p.KeyFile)
 	defer s.stop(t)
 	if !strings.Contains(s.stderr.String(), `listeners="mqtts://127.0.0.1:`) || !strings.Contains(s.stderr.String(), `, mqtt://127.0.0.1:`) {
 		t.Errorf("startup line does not show both listeners:\n%s", s.stderr)
 	}
 	// No client CA: clients are not asked for a certificate.
-	c, err := connectTLS(t, s.addr, p.clientTLS(t, false), "c")
+	c, err := connectTLS(t, s.addr, p.CA.ClientConfig(), "c")
 	if err != nil {
 		t.Fatalf("CONNECT: %v\n%s", err, s.stderr)
 	}
-	if len(c.state.PeerCertificates) == 0 || c.state.PeerCertificates[0].SerialNumber.Cmp(p.server.SerialNumber) != 0 {
+	if len(c.state.PeerCertificates) == 0 || c.state.PeerCertificates[0].SerialNumber.Cmp(p.Server.Cert.SerialNumber) != 0 {
 		t.Errorf("server certificate is not server.pem")
 	}
 	// A client that does not trust the CA fails the handshake.
@@ -241,12 +242,12 @@ func TestServeMQTTSFromFlags(t *testing.T) {
 }
 
 func TestFlagsSetListenerTLS(t *testing.T) {
-	p := newTestPKI(t)
+	p := testpki.NewFiles(t)
 	cmd := &cobra.Command{Use: "serve"}
 	var f serveFlags
 	f.bind(cmd)
 	if err := cmd.ParseFlags([]string{"--config", writeMQTTSConfig(t, p, ""), "--listen", "mqtts://[::1]:8883",
-		"--listen", "127.0.0.1:1883", "--listen", "wss://127.0.0.1:8884/mqtt", "--tls-cert", p.certFile, "--tls-key", p.keyFile}); err != nil {
+		"--listen", "127.0.0.1:1883", "--listen", "wss://127.0.0.1:8884/mqtt", "--tls-cert", p.CertFile, "--tls-key", p.KeyFile}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := f.load(cmd.Flags().Changed)
@@ -254,9 +255,9 @@ func TestFlagsSetListenerTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []config.Listener{
-		{Protocol: "mqtts", Address: "[::1]:8883", TLS: &config.TLS{Cert: p.certFile, Key: p.keyFile}},
+		{Protocol: "mqtts", Address: "[::1]:8883", TLS: &config.TLS{Cert: p.CertFile, Key: p.KeyFile}},
 		{Protocol: "mqtt", Address: "127.0.0.1:1883"},
-		{Protocol: "wss", Address: "127.0.0.1:8884", Path: "/mqtt", TLS: &config.TLS{Cert: p.certFile, Key: p.keyFile}},
+		{Protocol: "wss", Address: "127.0.0.1:8884", Path: "/mqtt", TLS: &config.TLS{Cert: p.CertFile, Key: p.KeyFile}},
 	}
 	if !reflect.DeepEqual(cfg.Listeners, want) {
 		t.Errorf("listeners = %+v, want %+v", cfg.Listeners, want)
@@ -264,9 +265,9 @@ func TestFlagsSetListenerTLS(t *testing.T) {
 }
 
 func TestServeTLSErrors(t *testing.T) {
-	p := newTestPKI(t)
-	missing := filepath.Join(p.dir, "missing.pem")
-	garbage := p.write(t, "garbage.pem", []byte("not a certificate\n"))
+	p := testpki.NewFiles(t)
+	missing := filepath.Join(p.Dir, "missing.pem")
+	garbage := testpki.WriteFile(t, p.Dir, "garbage.pem", []byte("not a certificate\n"))
 	const listen = "mqtts://127.0.0.1:0"
 	flagTests := []struct {
 		name string
@@ -277,22 +278,22 @@ func TestServeTLSErrors(t *testing.T) {
 		{"mqtts without a certificate", []string{"--listen", listen}, ExitUsage,
 			"baram: --listen mqtts://127.0.0.1:0: an mqtts listener needs a certificate and its key: " +
 				"add --tls-cert FILE and --tls-key FILE, or declare the listener with a tls block in --config FILE\n"},
-		{"mqtts without a key", []string{"--listen", listen, "--tls-cert", p.certFile}, ExitUsage,
+		{"mqtts without a key", []string{"--listen", listen, "--tls-cert", p.CertFile}, ExitUsage,
 			"baram: --tls-key: missing; --listen mqtts://127.0.0.1:0 needs the private key of --tls-cert\n"},
-		{"mqtts without a cert", []string{"--listen", listen, "--tls-key", p.keyFile}, ExitUsage,
+		{"mqtts without a cert", []string{"--listen", listen, "--tls-key", p.KeyFile}, ExitUsage,
 			"baram: --tls-cert: missing; --listen mqtts://127.0.0.1:0 needs the certificate of --tls-key\n"},
-		{"certificate without mqtts", []string{"--listen", "127.0.0.1:0", "--tls-cert", p.certFile, "--tls-key", p.keyFile}, ExitUsage,
+		{"certificate without mqtts", []string{"--listen", "127.0.0.1:0", "--tls-cert", p.CertFile, "--tls-key", p.KeyFile}, ExitUsage,
 			"baram: --tls-cert and --tls-key are for --listen mqtts://host:port or wss://host:port; in a config file a listener's certificate is tls.cert and tls.key\n"},
-		{"certificate without --listen", []string{"--tls-cert", p.certFile, "--tls-key", p.keyFile}, ExitUsage,
+		{"certificate without --listen", []string{"--tls-cert", p.CertFile, "--tls-key", p.KeyFile}, ExitUsage,
 			"baram: --tls-cert and --tls-key are for --listen mqtts://host:port or wss://host:port; in a config file a listener's certificate is tls.cert and tls.key\n"},
-		{"missing cert file", []string{"--listen", listen, "--tls-cert", missing, "--tls-key", p.keyFile}, ExitError,
+		{"missing cert file", []string{"--listen", listen, "--tls-cert", missing, "--tls-key", p.KeyFile}, ExitError,
 			"baram: --tls-cert: cannot read " + missing + ": no such file or directory\n"},
-		{"directory as key", []string{"--listen", listen, "--tls-cert", p.certFile, "--tls-key", p.dir}, ExitError,
-			"baram: --tls-key: cannot read " + p.dir + ": it is a directory\n"},
-		{"cert that does not parse", []string{"--listen", listen, "--tls-cert", garbage, "--tls-key", p.keyFile}, ExitError,
-			"baram: listeners[0].tls: cert " + garbage + ", key " + p.keyFile + ": tls: failed to find any PEM data in certificate input\n"},
-		{"key of another certificate", []string{"--listen", listen, "--tls-cert", p.certFile, "--tls-key", p.clientKey}, ExitError,
-			"baram: listeners[0].tls: cert " + p.certFile + ", key " + p.clientKey + ": tls: private key does not match public key\n"},
+		{"directory as key", []string{"--listen", listen, "--tls-cert", p.CertFile, "--tls-key", p.Dir}, ExitError,
+			"baram: --tls-key: cannot read " + p.Dir + ": it is a directory\n"},
+		{"cert that does not parse", []string{"--listen", listen, "--tls-cert", garbage, "--tls-key", p.KeyFile}, ExitError,
+			"baram: listeners[0].tls: cert " + garbage + ", key " + p.KeyFile + ": tls: failed to find any PEM data in certificate input\n"},
+		{"key of another certificate", []string{"--listen", listen, "--tls-cert", p.CertFile, "--tls-key", p.ClientKeyFile}, ExitError,
+			"baram: listeners[0].tls: cert " + p.CertFile + ", key " + p.ClientKeyFile + ": tls: private key does not match public key\n"},
 	}
 	for _, tt := range flagTests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -316,22 +317,22 @@ func TestServeTLSErrors(t *testing.T) {
 	}{
 		{"mqtts without tls", "  - protocol: mqtts\n    address: 127.0.0.1:0\n",
 			"listeners[0].tls.cert: " + needPair + "\n  listeners[0].tls.key: " + needPair},
-		{"tls on mqtt", "  - address: 127.0.0.1:0\n" + tlsBlock("cert: "+p.certFile, "key: "+p.keyFile),
+		{"tls on mqtt", "  - address: 127.0.0.1:0\n" + tlsBlock("cert: "+p.CertFile, "key: "+p.KeyFile),
 			"listeners[0].tls: only for mqtts listeners; set protocol: mqtts to serve TLS, or remove tls"},
 		{"require_client_cert without client_ca", "  - protocol: mqtts\n    address: 127.0.0.1:0\n" +
-			tlsBlock("cert: "+p.certFile, "key: "+p.keyFile, "require_client_cert: true"),
+			tlsBlock("cert: "+p.CertFile, "key: "+p.KeyFile, "require_client_cert: true"),
 			"listeners[0].tls.require_client_cert: needs tls.client_ca, the CAs that sign client certificates"},
 		{"identity_as_username without client_ca", "  - protocol: mqtts\n    address: 127.0.0.1:0\n" +
-			tlsBlock("cert: "+p.certFile, "key: "+p.keyFile, "identity_as_username: cn"),
+			tlsBlock("cert: "+p.CertFile, "key: "+p.KeyFile, "identity_as_username: cn"),
 			"listeners[0].tls.identity_as_username: needs tls.client_ca, the CAs that sign client certificates"},
 		{"missing files", "  - protocol: mqtts\n    address: 127.0.0.1:0\n" +
-			tlsBlock("cert: "+missing, "key: "+p.keyFile, "client_ca: "+p.dir),
+			tlsBlock("cert: "+missing, "key: "+p.KeyFile, "client_ca: "+p.Dir),
 			"listeners[0].tls.cert: cannot read " + missing + ": no such file or directory\n" +
-				"  listeners[0].tls.client_ca: cannot read " + p.dir + ": it is a directory"},
+				"  listeners[0].tls.client_ca: cannot read " + p.Dir + ": it is a directory"},
 	}
 	for _, tt := range fileTests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := p.write(t, strings.ReplaceAll(tt.name, " ", "_")+".yaml",
+			path := testpki.WriteFile(t, p.Dir, strings.ReplaceAll(tt.name, " ", "_")+".yaml",
 				[]byte("store:\n  type: memory\nlisteners:\n"+tt.listener))
 			code, _, errOut := run(t, "serve", "--config", path)
 			if want := "baram: config " + path + ": " + tt.want + "\n"; code != ExitError || errOut != want {
@@ -380,11 +381,11 @@ func tlsTestListener(t *testing.T, l config.Listener, logger *slog.Logger) openL
 // TestReloadTLS swaps the certificate files and calls reloadAll, which
 // the SIGHUP goroutine calls, on the reloaders that serve makes.
 func TestReloadTLS(t *testing.T) {
-	p := newTestPKI(t)
+	p := testpki.NewFiles(t)
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	ln := tlsTestListener(t, config.Listener{Protocol: config.ProtocolMQTTS, Address: "127.0.0.1:0",
-		TLS: &config.TLS{Cert: p.certFile, Key: p.keyFile}}, logger)
+		TLS: &config.TLS{Cert: p.CertFile, Key: p.KeyFile}}, logger)
 	plain, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -395,36 +396,36 @@ func TestReloadTLS(t *testing.T) {
 	if len(rs) != 1 || rs[0].name != name {
 		t.Fatalf("reloaders = %+v, want one for %s", rs, name)
 	}
-	addr, client := ln.Addr().String(), p.clientTLS(t, false)
+	addr, client := ln.Addr().String(), p.CA.ClientConfig()
 
-	if got := serverSerial(t, addr, client); got.Cmp(p.server.SerialNumber) != 0 {
-		t.Fatalf("serial before reload %X, want %X", got, p.server.SerialNumber)
+	if got := serverSerial(t, addr, client); got.Cmp(p.Server.Cert.SerialNumber) != 0 {
+		t.Fatalf("serial before reload %X, want %X", got, p.Server.Cert.SerialNumber)
 	}
-	renewed := p.renewServer(t)
-	if got := serverSerial(t, addr, client); got.Cmp(p.server.SerialNumber) != 0 {
+	renewed := p.RenewServer(t)
+	if got := serverSerial(t, addr, client); got.Cmp(p.Server.Cert.SerialNumber) != 0 {
 		t.Fatalf("serial changed to %X without a reload", got)
 	}
 	if err := reloadAll(logger, rs); err != nil {
 		t.Fatalf("reloadAll: %v", err)
 	}
-	if got := serverSerial(t, addr, client); got.Cmp(renewed.SerialNumber) != 0 {
-		t.Fatalf("serial after reload %X, want the new %X", got, renewed.SerialNumber)
+	if got := serverSerial(t, addr, client); got.Cmp(renewed.Cert.SerialNumber) != 0 {
+		t.Fatalf("serial after reload %X, want the new %X", got, renewed.Cert.SerialNumber)
 	}
 	if want := fmt.Sprintf(`level=INFO msg=reloaded what="%s"`, name); !strings.Contains(logs.String(), want) {
 		t.Errorf("log lacks %s:\n%s", want, logs.String())
 	}
 
 	// A bad file is reported and the certificate in use stays.
-	p.replace(t, p.certFile, []byte("half-written"))
+	testpki.WriteFile(t, p.Dir, "server.pem", []byte("half-written"))
 	err = reloadAll(logger, rs)
-	if want := name + ": tls: cert " + p.certFile; err == nil || !strings.HasPrefix(err.Error(), want) {
+	if want := name + ": tls: cert " + p.CertFile; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("reloadAll with a bad file = %v, want an error starting with %s", err, want)
 	}
-	if want := fmt.Sprintf(`level=ERROR msg="reload failed; still using the previous one" what="%s" err="tls: cert %s`, name, p.certFile); !strings.Contains(logs.String(), want) {
+	if want := fmt.Sprintf(`level=ERROR msg="reload failed; still using the previous one" what="%s" err="tls: cert %s`, name, p.CertFile); !strings.Contains(logs.String(), want) {
 		t.Errorf("log lacks %s:\n%s", want, logs.String())
 	}
-	if got := serverSerial(t, addr, client); got.Cmp(renewed.SerialNumber) != 0 {
-		t.Fatalf("serial after a failed reload %X, want the previous %X", got, renewed.SerialNumber)
+	if got := serverSerial(t, addr, client); got.Cmp(renewed.Cert.SerialNumber) != 0 {
+		t.Fatalf("serial after a failed reload %X, want the previous %X", got, renewed.Cert.SerialNumber)
 	}
 }
 

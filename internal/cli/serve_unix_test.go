@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
 func TestServeStopsOnSIGTERM(t *testing.T) {
@@ -25,15 +27,15 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 }
 
 func TestServeReloadsTLSOnSIGHUP(t *testing.T) {
-	p := newTestPKI(t)
+	p := testpki.NewFiles(t)
 	s := startServe(t, "--config", writeMQTTSConfig(t, p, ""))
 	defer s.stop(t)
-	client := p.clientTLS(t, false)
-	if got := serverSerial(t, s.addr, client); got.Cmp(p.server.SerialNumber) != 0 {
-		t.Fatalf("serial %X, want %X", got, p.server.SerialNumber)
+	client := p.CA.ClientConfig()
+	if got := serverSerial(t, s.addr, client); got.Cmp(p.Server.Cert.SerialNumber) != 0 {
+		t.Fatalf("serial %X, want %X", got, p.Server.Cert.SerialNumber)
 	}
 
-	renewed := p.renewServer(t)
+	renewed := p.RenewServer(t)
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func TestServeReloadsTLSOnSIGHUP(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	if got := serverSerial(t, s.addr, client); got.Cmp(renewed.SerialNumber) != 0 {
-		t.Errorf("serial after SIGHUP %X, want the new %X", got, renewed.SerialNumber)
+	if got := serverSerial(t, s.addr, client); got.Cmp(renewed.Cert.SerialNumber) != 0 {
+		t.Errorf("serial after SIGHUP %X, want the new %X", got, renewed.Cert.SerialNumber)
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/baram-mqtt/baram/internal/config"
 	"github.com/baram-mqtt/baram/internal/listener"
+	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
 // listenerURL returns the URL of the startup line that starts with
@@ -111,8 +112,8 @@ func connectPahoV3(t *testing.T, url string, tlsCfg *tls.Config, id string) mqtt
 }
 
 func TestServeWebSocket(t *testing.T) {
-	p := newTestPKI(t)
-	cfg := p.write(t, "ws.yaml", []byte(fmt.Sprintf(`listeners:
+	p := testpki.NewFiles(t)
+	cfg := testpki.WriteFile(t, p.Dir, "ws.yaml", []byte(fmt.Sprintf(`listeners:
   - protocol: mqtt
     address: 127.0.0.1:0
   - protocol: ws
@@ -127,14 +128,14 @@ auth:
   allow_anonymous: true
 store:
   type: memory
-`, p.certFile, p.keyFile)))
+`, p.CertFile, p.KeyFile)))
 	s := startServe(t, "--config", cfg)
 	defer s.stop(t)
 	wsURL, wssURL := listenerURL(t, s, "ws"), listenerURL(t, s, "wss")
 	if !strings.HasSuffix(wsURL, "/mqtt") || !strings.HasSuffix(wssURL, "/secure-mqtt") {
 		t.Fatalf("startup line shows %s and %s, want their paths:\n%s", wsURL, wssURL, s.stderr)
 	}
-	tlsCfg := p.clientTLS(t, false)
+	tlsCfg := p.CA.ClientConfig()
 
 	// MQTT 5 over wss subscribes; MQTT 3.1.1 over ws publishes.
 	sub, err := connectWSPaho(t, wssURL, tlsCfg, "v5-wss")
@@ -190,8 +191,8 @@ store:
 }
 
 func TestServeWSSIdentityAsUsername(t *testing.T) {
-	p := newTestPKI(t)
-	cfg := p.write(t, "wss.yaml", []byte(fmt.Sprintf(`listeners:
+	p := testpki.NewFiles(t)
+	cfg := testpki.WriteFile(t, p.Dir, "wss.yaml", []byte(fmt.Sprintf(`listeners:
   - protocol: mqtt
     address: 127.0.0.1:0
   - protocol: wss
@@ -205,17 +206,17 @@ auth:
   allow_anonymous: false
 store:
   type: memory
-`, p.certFile, p.keyFile, p.caFile)))
+`, p.CertFile, p.KeyFile, p.CAFile)))
 	s := startServe(t, "--config", cfg)
 	defer s.stop(t)
 	wssURL := listenerURL(t, s, "wss")
 
 	// Anonymous clients are refused: only the certificate's CN admits one,
 	// as on an mqtts listener.
-	if _, err := connectWSPaho(t, wssURL, p.clientTLS(t, true), "alice-device"); err != nil {
+	if _, err := connectWSPaho(t, wssURL, p.CA.ClientConfig(p.Client.TLS(t)), "alice-device"); err != nil {
 		t.Fatalf("CONNECT over wss with a client certificate: %v\n%s", err, s.stderr)
 	}
-	_, err := connectWSPaho(t, wssURL, p.clientTLS(t, false), "nocert")
+	_, err := connectWSPaho(t, wssURL, p.CA.ClientConfig(), "nocert")
 	if err == nil || !strings.Contains(err.Error(), "failed to connect to server") {
 		t.Errorf("CONNECT over wss without a certificate: %v, want a refusal in CONNACK", err)
 	}
@@ -279,10 +280,10 @@ log:
 // TestOpenListenersWeb checks the URLs of ws and wss listeners and that
 // SIGHUP reloads the certificate of a wss listener too.
 func TestOpenListenersWeb(t *testing.T) {
-	p := newTestPKI(t)
+	p := testpki.NewFiles(t)
 	ls := []config.Listener{
 		{Protocol: config.ProtocolWS, Address: "127.0.0.1:0", ProxyProtocol: true, TrustedProxies: []string{"10.0.0.0/8"}},
-		{Protocol: config.ProtocolWSS, Address: "127.0.0.1:0", Path: "/m", TLS: &config.TLS{Cert: p.certFile, Key: p.keyFile}},
+		{Protocol: config.ProtocolWSS, Address: "127.0.0.1:0", Path: "/m", TLS: &config.TLS{Cert: p.CertFile, Key: p.KeyFile}},
 	}
 	lns, err := openListeners(t.Context(), ls, false, listener.Listen, slog.New(slog.DiscardHandler))
 	if err != nil {

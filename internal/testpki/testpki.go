@@ -289,3 +289,43 @@ func newSerial(t testing.TB) *big.Int {
 	}
 	return n.Add(n, big.NewInt(1))
 }
+
+// Files is a root CA with a server certificate (see Server) and a client
+// certificate with common name "alice" (see Client), written as PEM files
+// into a test's temporary directory.
+type Files struct {
+	Dir    string // the temporary directory; tests may write more into it
+	CA     *CA
+	Server *Cert
+	Client *Cert
+
+	CAFile         string // ca.pem
+	CertFile       string // server.pem
+	KeyFile        string // server.key
+	ClientCertFile string // client.pem
+	ClientKeyFile  string // client.key
+}
+
+// NewFiles makes a CA named "baram test CA" and the certificates of
+// Files, and writes them into a new t.TempDir().
+func NewFiles(t testing.TB) *Files {
+	t.Helper()
+	f := &Files{Dir: t.TempDir(), CA: NewCA(t, "baram test CA")}
+	f.CAFile = WriteFile(t, f.Dir, "ca.pem", f.CA.PEM)
+	f.Server = f.CA.Server(t)
+	f.CertFile, f.KeyFile = f.Server.WriteFiles(t, f.Dir, "server")
+	f.Client = f.CA.Client(t, "alice")
+	f.ClientCertFile, f.ClientKeyFile = f.Client.WriteFiles(t, f.Dir, "client")
+	return f
+}
+
+// RenewServer issues a new server certificate and replaces server.key,
+// then server.pem, with it, each by an atomic rename. It returns the new
+// certificate; f.Server stays the one that NewFiles made.
+func (f *Files) RenewServer(t testing.TB) *Cert {
+	t.Helper()
+	c := f.CA.Server(t)
+	WriteFile(t, f.Dir, "server.key", c.KeyPEM)
+	WriteFile(t, f.Dir, "server.pem", c.CertPEM)
+	return c
+}
