@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
 const testSecret = "0123456789abcdef0123456789abcdef-test"
@@ -278,14 +280,9 @@ func TestLoadPublicKeyFormats(t *testing.T) {
 		t.Errorf("PKCS #1: %v", err)
 	}
 
-	ec := ecKey(t)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: testNow, NotAfter: testNow.Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &ec.PublicKey, ec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert := writeFile(t, "cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	if k, err := loadPublicKey(cert); err != nil || !ec.PublicKey.Equal(k) {
+	c := testpki.NewCA(t, "CA").Issue(t, testpki.Opts{CN: "jwt signer"})
+	cert := writeFile(t, "cert.pem", string(c.CertPEM))
+	if k, err := loadPublicKey(cert); err != nil || !c.Key.Public().(*ecdsa.PublicKey).Equal(k) {
 		t.Errorf("certificate: %v, %v", k, err)
 	}
 

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
 const (
@@ -28,7 +30,7 @@ type baramSetup struct {
 	// origins are the web pages allowed on the ws and wss listeners (the
 	// admin listener's own is added when there is one).
 	origins []string
-	certs   testCerts // for wss
+	pki     *testpki.Files // its server certificate is the wss listener's
 }
 
 // baramProc is one "baram serve" child with the addresses it listens on.
@@ -119,7 +121,7 @@ func (p *baramProc) config(s baramSetup, dataDir string) string {
 	}
 	if p.wss != "" {
 		fmt.Fprintf(&b, "  - protocol: wss\n    address: %s\n    path: /mqtt\n    allowed_origins: [%s]\n    tls: {cert: %q, key: %q}\n",
-			p.wss, strings.Join(quoted, ", "), s.certs.certFile, s.certs.keyFile)
+			p.wss, strings.Join(quoted, ", "), s.pki.CertFile, s.pki.KeyFile)
 	}
 	if p.admin != "" {
 		fmt.Fprintf(&b, "admin:\n  address: %s\n", p.admin)

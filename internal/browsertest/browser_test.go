@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
 // TestBrowser runs MQTT.js in headless Chromium against the ws and wss
@@ -16,10 +18,11 @@ import (
 func TestBrowser(t *testing.T) {
 	node, jsDir := prerequisites(t)
 	bin, _ := baramBinary(t)
-	certs := makeCerts(t)
+	pki := testpki.NewFiles(t)
 	origin := servePage(t, jsDir)
-	b := startBaram(t, bin, baramSetup{ws: true, wss: true, origins: []string{origin}, certs: certs})
-	d := startDriver(t, node, jsDir, certs.spki)
+	b := startBaram(t, bin, baramSetup{ws: true, wss: true, origins: []string{origin}, pki: pki})
+	// Chromium trusts exactly the server's certificate, by its key.
+	d := startDriver(t, node, jsDir, pki.Server.SPKIHash())
 	t.Logf("Chromium %s; page %s; baram mqtt %s, ws %s, wss %s", d.Version, origin, b.mqtt, b.ws, b.wss)
 
 	transports := []struct{ name, url string }{

@@ -2,118 +2,19 @@ package interop
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"log/slog"
-	"math/big"
-	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/broker"
 	"github.com/baram-mqtt/baram/internal/listener"
+	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
-// tlsCA is a test certificate authority.
-type tlsCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  string // path of its certificate
-}
-
-type tlsPKI struct {
-	dir    string
-	serial int64
-}
-
-func (p *tlsPKI) newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func (p *tlsPKI) nextSerial() *big.Int {
-	p.serial++
-	return big.NewInt(p.serial)
-}
-
-func (p *tlsPKI) writePEM(t *testing.T, name, typ string, der []byte) string {
-	t.Helper()
-	path := filepath.Join(p.dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func (p *tlsPKI) ca(t *testing.T, name string) *tlsCA {
-	t.Helper()
-	key := p.newKey(t)
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          p.nextSerial(),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tlsCA{cert: cert, key: key, pem: p.writePEM(t, name+".pem", "CERTIFICATE", der)}
-}
-
-// leaf issues a certificate and key from ca, written as name.pem and
-// name-key.pem; it returns their paths and the certificate.
-func (p *tlsPKI) leaf(t *testing.T, ca *tlsCA, name, cn string, server bool, notBefore, notAfter time.Time) (certPath, keyPath string, cert *x509.Certificate) {
-	t.Helper()
-	key := p.newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: p.nextSerial(),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err = x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.writePEM(t, name+".pem", "CERTIFICATE", der), p.writePEM(t, name+"-key.pem", "PRIVATE KEY", keyDER), cert
-}
-
+// tlsFiles are the paths of the files makeTLSFiles writes.
 type tlsFiles struct {
 	ca, otherCA                string
 	goodCert, goodKey          string
@@ -123,33 +24,24 @@ type tlsFiles struct {
 	serverCert, serverKey, crl string
 }
 
+// makeTLSFiles writes a CA and another one, a server certificate and
+// client certificates: good, expired, of the other CA, and revoked by
+// the CRL it writes too.
 func makeTLSFiles(t *testing.T) tlsFiles {
 	t.Helper()
-	p := &tlsPKI{dir: t.TempDir()}
-	now := time.Now()
-	ca := p.ca(t, "ca")
-	other := p.ca(t, "other-ca")
-	var f tlsFiles
-	f.ca, f.otherCA = ca.pem, other.pem
-	f.serverCert, f.serverKey, _ = p.leaf(t, ca, "server", "baram test server", true, now.Add(-time.Hour), now.Add(24*time.Hour))
-	f.goodCert, f.goodKey, _ = p.leaf(t, ca, "alice", "alice", false, now.Add(-time.Hour), now.Add(24*time.Hour))
-	f.expiredCert, f.expiredKey, _ = p.leaf(t, ca, "expired", "bob", false, now.Add(-48*time.Hour), now.Add(-24*time.Hour))
-	f.otherCert, f.otherKey, _ = p.leaf(t, other, "stranger", "carol", false, now.Add(-time.Hour), now.Add(24*time.Hour))
-	var revoked *x509.Certificate
-	f.revokedCert, f.revokedKey, revoked = p.leaf(t, ca, "revoked", "mallory", false, now.Add(-time.Hour), now.Add(24*time.Hour))
-
-	crlDER, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-		Number:     big.NewInt(1),
-		ThisUpdate: now.Add(-time.Hour),
-		NextUpdate: now.Add(24 * time.Hour),
-		RevokedCertificateEntries: []x509.RevocationListEntry{
-			{SerialNumber: revoked.SerialNumber, RevocationTime: now.Add(-time.Minute)},
-		},
-	}, ca.cert, ca.key)
-	if err != nil {
-		t.Fatal(err)
+	p := testpki.NewFiles(t) // its client is alice
+	other := testpki.NewCA(t, "other-ca")
+	revoked := p.CA.Client(t, "mallory")
+	f := tlsFiles{
+		ca:         p.CAFile,
+		otherCA:    testpki.WriteFile(t, p.Dir, "other-ca.pem", other.PEM),
+		serverCert: p.CertFile, serverKey: p.KeyFile,
+		goodCert: p.ClientCertFile, goodKey: p.ClientKeyFile,
+		crl: testpki.WriteFile(t, p.Dir, "crl.pem", p.CA.CRL(t, revoked.Cert)),
 	}
-	f.crl = p.writePEM(t, "crl.pem", "X509 CRL", crlDER)
+	f.expiredCert, f.expiredKey = p.CA.Expired(t, "bob").WriteFiles(t, p.Dir, "expired")
+	f.otherCert, f.otherKey = other.Client(t, "carol").WriteFiles(t, p.Dir, "stranger")
+	f.revokedCert, f.revokedKey = revoked.WriteFiles(t, p.Dir, "revoked")
 	return f
 }
 
