@@ -166,3 +166,35 @@ func TestParsePublish(t *testing.T) {
 		}
 	}
 }
+
+// A broker that stops reading cannot hold a run past its end: the write
+// still blocked StopGrace after it is abandoned, and its connection closed.
+func TestBlockedWriteAbandoned(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		buf := make([]byte, 256)
+		_, _ = c.Read(buf)                    // the CONNECT
+		_, _ = c.Write([]byte{0x20, 2, 0, 0}) // CONNACK, then never read again
+		accepted <- c
+	}()
+	start := time.Now()
+	pr, err := Pub(context.Background(), PubConfig{Target: Target{Addr: ln.Addr().String()},
+		QoS: 0, Window: 1000, PayloadSize: 1000, Duration: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	(<-accepted).Close()
+	took := time.Since(start)
+	if took > 200*time.Millisecond+StopGrace+time.Second || pr.Abandoned != 1 || len(pr.Errors) != 0 || pr.Sent == 0 {
+		t.Fatalf("took %v: abandoned %d, sent %d, errors %v", took, pr.Abandoned, pr.Sent, pr.Errors)
+	}
+}

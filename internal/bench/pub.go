@@ -20,6 +20,11 @@ const (
 	MaxRunTime = 10 * time.Minute
 	// MaxClients bounds Publishers and Subscribers.
 	MaxClients = 100000
+	// StopGrace is how long a write still blocked when a run ends (its
+	// Duration passed, or ctx ended) may go on: then it is abandoned, and
+	// its connection closed, so that a broker that stopped reading cannot
+	// hold a run past its end.
+	StopGrace = time.Second
 )
 
 // PubConfig configures Pub. Zero fields take the defaults in their
@@ -134,7 +139,10 @@ type PubResult struct {
 	// the first send to the last acknowledgement.
 	Rate float64 `json:"msgs_per_s"`
 	// Latency is publish to PUBACK (QoS 1) or to PUBCOMP (QoS 2).
-	Latency      Percentiles     `json:"latency"`
+	Latency Percentiles `json:"latency"`
+	// Abandoned is the number of publishers whose last write was still
+	// blocked StopGrace after the run's end (the broker was not reading).
+	Abandoned    int             `json:"abandoned_writes,omitempty"`
 	Errors       []string        `json:"errors,omitempty"`
 	PerPublisher []PublisherStat `json:"-"`
 }
@@ -277,7 +285,23 @@ func runPublishers(ctx context.Context, cfg *PubConfig, pubs []*publisher) *PubR
 	hard := start.Add(cfg.runLimit() + cfg.DrainTimeout + 5*time.Second)
 	stop := make(chan struct{})
 	var once sync.Once
-	closeStop := func() { once.Do(func() { close(stop) }) }
+	var abandon *time.Timer
+	closeStop := func() {
+		once.Do(func() {
+			close(stop)
+			abandon = time.AfterFunc(StopGrace, func() {
+				for _, p := range pubs {
+					p.abandon()
+				}
+			})
+		})
+	}
+	defer func() {
+		once.Do(func() {}) // no timer after this
+		if abandon != nil {
+			abandon.Stop()
+		}
+	}()
 	timer := time.AfterFunc(cfg.runLimit(), closeStop)
 	defer timer.Stop()
 	unwatch := context.AfterFunc(ctx, closeStop)
@@ -285,14 +309,16 @@ func runPublishers(ctx context.Context, cfg *PubConfig, pubs []*publisher) *PubR
 
 	var wg sync.WaitGroup
 	for _, p := range pubs {
-		p.epoch = start
+		p.epoch, p.hard = start, hard
 		_ = p.c.nc.SetDeadline(hard)
 		wg.Add(2)
 		go func() { defer wg.Done(); p.read(&errs) }()
 		go func() {
 			defer wg.Done()
 			p.write(stop, &errs)
-			p.drain(cfg.DrainTimeout)
+			if !p.broken {
+				p.drain(cfg.DrainTimeout)
+			}
 			p.closing.Store(true)
 			p.c.disconnect()
 		}()
@@ -313,6 +339,9 @@ func runPublishers(ctx context.Context, cfg *PubConfig, pubs []*publisher) *PubR
 			}
 		}
 		res.PerPublisher[i] = st
+		if p.broken {
+			res.Abandoned++
+		}
 		res.Sent += st.Sent
 		res.Acked += st.Acked
 		hist.Merge(&p.hist)
@@ -343,6 +372,7 @@ type publisher struct {
 	window int
 	run    uint32
 	epoch  time.Time // the run's start; set before the goroutines start
+	hard   time.Time // the connection's deadline; set with epoch
 	pace   pace      // rate 0: as fast as the window allows
 
 	frame  []byte // the PUBLISH, encoded once
@@ -361,6 +391,21 @@ type publisher struct {
 
 	readDone chan struct{}
 	closing  atomic.Bool
+
+	wmu       sync.Mutex // guards writing and abandoned
+	writing   bool       // the writer is in a Write
+	abandoned bool       // abandon set a past write deadline
+	broken    bool       // the writer's last write was abandoned; writer only
+}
+
+// abandon makes a Write in progress fail at once.
+func (p *publisher) abandon() {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if p.writing {
+		p.abandoned = true
+		_ = p.c.nc.SetWriteDeadline(time.Now())
+	}
 }
 
 func newPublisher(cfg *PubConfig, idx int, c *client) (*publisher, error) {
@@ -470,14 +515,36 @@ func (p *publisher) write(stop <-chan struct{}, errs *errorList) {
 
 // flush writes buf, which ends with message seq-1, and counts it.
 func (p *publisher) flush(buf []byte, seq int64, errs *errorList) bool {
-	if _, err := p.c.nc.Write(buf); err != nil {
-		errs.add(fmt.Errorf("publisher %d: write: %w", p.idx, err))
+	p.wmu.Lock()
+	p.writing = true
+	p.wmu.Unlock()
+	_, err := p.c.nc.Write(buf)
+	p.wmu.Lock()
+	p.writing = false
+	abandoned := p.abandoned
+	p.wmu.Unlock()
+	if err != nil {
+		if !abandoned {
+			errs.add(fmt.Errorf("publisher %d: write: %w", p.idx, err))
+			return false
+		}
+		// The run is over and the write was cut short, leaving part of a
+		// packet on the connection, which must close. At QoS 1 and 2 the
+		// messages are in their slots: acknowledged or unacked, not lost.
+		p.broken = true
+		if p.qos > 0 {
+			p.sent.Store(seq)
+		}
 		return false
 	}
 	p.sent.Store(seq)
 	if p.qos == 0 {
 		p.acked.Store(seq)
 		p.last.Store(int64(time.Since(p.epoch)))
+	}
+	if abandoned { // completed before the deadline bit: restore it
+		_ = p.c.nc.SetWriteDeadline(p.hard)
+		return false
 	}
 	return true
 }

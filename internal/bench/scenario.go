@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,9 +79,12 @@ type Config struct {
 	// messages per write); 10.
 	Window int
 	// Topic is the topic prefix: publisher i publishes on Topic/i;
-	// DefaultTopic.
+	// DefaultTopic/RUNID (the run id in hex), so that a broker still
+	// delivering an earlier run's backlog does not deliver it to this
+	// run's subscribers.
 	Topic string
-	// Filter is what sub subscribes to; Topic/#.
+	// Filter is what sub subscribes to; Topic/# when Topic is given,
+	// else DefaultTopic/#, which matches every run's default topics.
 	Filter string
 	// DrainTimeout bounds the wait for the last acknowledgements and
 	// deliveries after publishing stops; 10s.
@@ -114,11 +118,14 @@ func (c *Config) Validate() error {
 	if c.Window == 0 {
 		c.Window = 10
 	}
-	if c.Topic == "" {
-		c.Topic = DefaultTopic
+	if c.RunID == 0 {
+		c.RunID = NewRunID()
 	}
 	if c.Filter == "" {
-		c.Filter = c.Topic + "/#"
+		c.Filter = cmp.Or(c.Topic, DefaultTopic) + "/#"
+	}
+	if c.Topic == "" {
+		c.Topic = fmt.Sprintf("%s/%08x", DefaultTopic, c.RunID)
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 10 * time.Second
@@ -128,9 +135,6 @@ func (c *Config) Validate() error {
 	}
 	if c.ProgressInterval <= 0 {
 		c.ProgressInterval = time.Second
-	}
-	if c.RunID == 0 {
-		c.RunID = NewRunID()
 	}
 	switch {
 	case c.stamped() && c.PayloadSize < PayloadHeader:
@@ -236,6 +240,9 @@ type Report struct {
 	Sent    int64 `json:"sent"`
 	Acked   int64 `json:"acked"`
 	Unacked int64 `json:"unacked"`
+	// Abandoned is the publishers whose last write was still blocked
+	// StopGrace after publishing stopped: the broker was not reading.
+	Abandoned int `json:"abandoned_writes,omitempty"`
 	// Expected is the deliveries of acknowledged messages that the
 	// subscribers should see; Received the PUBLISH packets of this run
 	// they got, Unique of which were new and Duplicates not; Lost is the
@@ -477,6 +484,7 @@ func runMessages(ctx context.Context, cfg *Config, rep *Report, lv *live) error 
 	pres := pr.Run(ctx)
 	rep.Sent, rep.Acked, rep.SentRate = pres.Sent, pres.Acked, pres.Rate
 	rep.Unacked, rep.AckLatency, rep.Errors = pres.Sent-pres.Acked, pres.Latency, pres.Errors
+	rep.Abandoned = pres.Abandoned
 	rep.Rate = rep.SentRate
 	if sr == nil {
 		return nil

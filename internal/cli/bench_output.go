@@ -136,6 +136,9 @@ func writeTable(w io.Writer, r *bench.Report) error {
 			if r.OfferedRate > 0 {
 				fmt.Fprintf(&b, " (offered %.0f/s)", r.OfferedRate)
 			}
+			if r.Abandoned > 0 {
+				fmt.Fprintf(&b, "; %d publishers' last write abandoned (broker not reading)", r.Abandoned)
+			}
 			if r.QoS > 0 {
 				a := r.AckLatency
 				fmt.Fprintf(&b, "; %d unacknowledged; ack latency p50 %s p99 %s max %s ms", r.Unacked, f2(a.P50Ms), f2(a.P99Ms), f2(a.MaxMs))
