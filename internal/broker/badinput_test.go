@@ -26,15 +26,15 @@ const badMaxPacket = 1024
 
 // goodClient is a well-behaved 3.1.1 client that publishes to itself.
 type goodClient struct {
-	*v3Paho
+	*brokertest.V3
 	topic string
 	n     int
 }
 
 func newGoodClient(t *testing.T, addr string) *goodClient {
 	t.Helper()
-	g := &goodClient{v3Paho: v3PahoConnect(t, addr, "good", packet.V311), topic: "good/echo"}
-	g.sub(t, g.topic, 1)
+	g := &goodClient{V3: brokertest.ConnectV3(t, addr, "good", packet.V311), topic: "good/echo"}
+	g.Sub(t, g.topic, 1)
 	g.check(t)
 	return g
 }
@@ -43,14 +43,14 @@ func newGoodClient(t *testing.T, addr string) *goodClient {
 // message it publishes comes back to it, and is the next it receives.
 func (g *goodClient) check(t *testing.T) {
 	t.Helper()
-	g.connected(t)
+	g.Connected(t)
 	g.n++
 	want := fmt.Sprint("ping ", g.n)
-	g.pub(t, g.topic, 1, false, want)
-	if m := g.next(t); string(m.Payload()) != want || m.Qos() != 1 {
+	g.Pub(t, g.topic, 1, false, want)
+	if m := g.Next(t); string(m.Payload()) != want || m.Qos() != 1 {
 		t.Fatalf("well-behaved client got %q QoS %d, want %q QoS 1", m.Payload(), m.Qos(), want)
 	}
-	g.connected(t)
+	g.Connected(t)
 }
 
 // badBroker starts a broker for bad clients, with a small maximum packet
@@ -378,9 +378,9 @@ func TestBadInputClaimedLengthAllocation(t *testing.T) {
 // bad connections are all cleaned up.
 func TestBadInputFlood(t *testing.T) {
 	b, addr, _, good := badBroker(t, 500*time.Millisecond)
-	sub := v3PahoConnect(t, addr, "flood-sub", packet.V311)
-	sub.sub(t, "flood/t", 1)
-	pub := v3PahoConnect(t, addr, "flood-pub", packet.V311)
+	sub := brokertest.ConnectV3(t, addr, "flood-sub", packet.V311)
+	sub.Sub(t, "flood/t", 1)
+	pub := brokertest.ConnectV3(t, addr, "flood-pub", packet.V311)
 	base := b.Stats().Connections
 
 	stop := make(chan struct{})
@@ -431,14 +431,14 @@ func TestBadInputFlood(t *testing.T) {
 		}
 	}
 	for i := range n {
-		if m := sub.next(t); string(m.Payload()) != fmt.Sprint(i) {
+		if m := sub.Next(t); string(m.Payload()) != fmt.Sprint(i) {
 			t.Fatalf("message %d: got %q", i, m.Payload())
 		}
 	}
 	close(stop)
 	wg.Wait()
-	sub.connected(t)
-	pub.connected(t)
+	sub.Connected(t)
+	pub.Connected(t)
 	good.check(t)
 	v3Eventually(t, "bad connections to be cleaned up", func() bool { return b.Stats().Connections == base })
 }

@@ -125,7 +125,7 @@ func TestV3ConnectAuth(t *testing.T) {
 				user, pass string
 				rc         byte
 			}{{"alice", "nope", packet.ConnRefusedBadAuth}, {"", "", packet.ConnRefusedNotAuth}} {
-				c, tok := v3PahoStart(addr, "paho-"+v.name, level, func(o *mqtt.ClientOptions) {
+				c, tok := brokertest.StartV3(addr, "paho-"+v.name, level, func(o *mqtt.ClientOptions) {
 					o.SetUsername(tc.user).SetPassword(tc.pass)
 				})
 				if !tok.WaitTimeout(v3Timeout) || tok.Error() == nil {
@@ -166,12 +166,12 @@ func TestV3PahoPubSub(t *testing.T) {
 	_, addr, _ := v3Broker(t, broker.Options{})
 	for _, v := range v3Versions {
 		t.Run(v.name, func(t *testing.T) {
-			sub := v3PahoConnect(t, addr, "sub-"+v.name, v.level)
-			pub := v3PahoConnect(t, addr, "pub-"+v.name, v.level)
-			sub.sub(t, "ps/"+v.name+"/#", 2)
+			sub := brokertest.ConnectV3(t, addr, "sub-"+v.name, v.level)
+			pub := brokertest.ConnectV3(t, addr, "pub-"+v.name, v.level)
+			sub.Sub(t, "ps/"+v.name+"/#", 2)
 			for qos := range byte(3) {
-				pub.pub(t, "ps/"+v.name+"/x", qos, false, "hello")
-				m := sub.next(t)
+				pub.Pub(t, "ps/"+v.name+"/x", qos, false, "hello")
+				m := sub.Next(t)
 				if m.Topic() != "ps/"+v.name+"/x" || string(m.Payload()) != "hello" || m.Qos() != qos || m.Retained() || m.Duplicate() {
 					t.Fatalf("QoS %d: got %s %q qos %d retained %v dup %v", qos, m.Topic(), m.Payload(), m.Qos(), m.Retained(), m.Duplicate())
 				}

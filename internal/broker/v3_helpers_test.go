@@ -2,7 +2,8 @@ package broker_test
 
 // Helpers shared by the MQTT 3.1 / 3.1.1 tests (v3_*_test.go) and the
 // bad-input tests (badinput_test.go): a broker whose log can be searched,
-// paho.mqtt.golang clients, raw clients and hand-made packet bytes.
+// raw clients and hand-made packet bytes. The paho.mqtt.golang clients
+// are brokertest's (ConnectV3).
 
 import (
 	"bufio"
@@ -16,8 +17,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/baram-mqtt/baram/internal/broker"
 	"github.com/baram-mqtt/baram/internal/brokertest"
@@ -113,93 +112,6 @@ func v3Eventually(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		<-tick.C
-	}
-}
-
-// --- paho.mqtt.golang clients ---
-
-// v3Paho is a paho.mqtt.golang client whose messages, from every
-// subscription, arrive on msgs, and whose lost connection is reported on
-// lost.
-type v3Paho struct {
-	mqtt.Client
-	msgs chan mqtt.Message
-	lost chan error
-}
-
-// v3PahoConnect connects a paho client speaking protocol level version (3 is
-// 3.1, 4 is 3.1.1) with a clean session unless configure says otherwise.
-// It disconnects when the test ends.
-func v3PahoConnect(t testing.TB, addr, id string, version byte, configure ...func(*mqtt.ClientOptions)) *v3Paho {
-	t.Helper()
-	c, tok := v3PahoStart(addr, id, version, configure...)
-	if !tok.WaitTimeout(v3Timeout) || tok.Error() != nil {
-		t.Fatalf("connect %s: %v", id, tok.Error())
-	}
-	t.Cleanup(func() { c.Disconnect(250) })
-	return c
-}
-
-// v3PahoStart starts connecting and returns the client and its token.
-func v3PahoStart(addr, id string, version byte, configure ...func(*mqtt.ClientOptions)) (*v3Paho, mqtt.Token) {
-	c := &v3Paho{msgs: make(chan mqtt.Message, 1000), lost: make(chan error, 1)}
-	opts := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).
-		SetProtocolVersion(uint(version)).SetAutoReconnect(false).SetConnectRetry(false).
-		SetConnectTimeout(v3Timeout).SetKeepAlive(30 * time.Second).
-		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { c.msgs <- m }).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) { c.lost <- err })
-	for _, f := range configure {
-		f(opts)
-	}
-	c.Client = mqtt.NewClient(opts)
-	return c, c.Connect()
-}
-
-// v3Token fails the test unless tok completes without error.
-func v3Token(t testing.TB, what string, tok mqtt.Token) {
-	t.Helper()
-	if !tok.WaitTimeout(v3Timeout) {
-		t.Fatalf("%s: timed out", what)
-	}
-	if err := tok.Error(); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func (c *v3Paho) sub(t testing.TB, filter string, qos byte) {
-	t.Helper()
-	v3Token(t, "subscribe "+filter, c.Subscribe(filter, qos, nil))
-}
-
-func (c *v3Paho) pub(t testing.TB, topic string, qos byte, retain bool, payload string) {
-	t.Helper()
-	v3Token(t, "publish "+topic, c.Publish(topic, qos, retain, payload))
-}
-
-// next returns the next message the client received.
-func (c *v3Paho) next(t testing.TB) mqtt.Message {
-	t.Helper()
-	select {
-	case m := <-c.msgs:
-		return m
-	case err := <-c.lost:
-		t.Fatalf("connection lost while waiting for a message: %v", err)
-	case <-time.After(v3Timeout):
-		t.Fatal("no message")
-	}
-	return nil
-}
-
-// connected fails the test if the client lost its connection.
-func (c *v3Paho) connected(t testing.TB) {
-	t.Helper()
-	select {
-	case err := <-c.lost:
-		t.Fatalf("well-behaved client lost its connection: %v", err)
-	default:
-	}
-	if !c.IsConnectionOpen() {
-		t.Fatal("well-behaved client is not connected")
 	}
 }
 

@@ -20,33 +20,33 @@ func TestV3QoS2Paho(t *testing.T) {
 	for _, v := range v3Versions {
 		t.Run(v.name, func(t *testing.T) {
 			topic := "q2/" + v.name
-			sub := v3PahoConnect(t, addr, "q2-sub-"+v.name, v.level)
-			pub := v3PahoConnect(t, addr, "q2-pub-"+v.name, v.level)
-			sub.sub(t, topic+"/two", 2)
-			sub.sub(t, topic+"/one", 1)
+			sub := brokertest.ConnectV3(t, addr, "q2-sub-"+v.name, v.level)
+			pub := brokertest.ConnectV3(t, addr, "q2-pub-"+v.name, v.level)
+			sub.Sub(t, topic+"/two", 2)
+			sub.Sub(t, topic+"/one", 1)
 			const n = 50
 			toks := make([]mqtt.Token, n)
 			for i := range n {
 				toks[i] = pub.Publish(topic+"/two", 2, false, fmt.Sprint(i))
 			}
 			for i, tok := range toks {
-				v3Token(t, fmt.Sprint("publish ", i), tok)
+				brokertest.Token(t, fmt.Sprint("publish ", i), tok)
 			}
 			for i := range n {
-				m := sub.next(t)
+				m := sub.Next(t)
 				if string(m.Payload()) != fmt.Sprint(i) || m.Qos() != 2 || m.Duplicate() {
 					t.Fatalf("message %d: got %q QoS %d dup %v", i, m.Payload(), m.Qos(), m.Duplicate())
 				}
 			}
-			pub.pub(t, topic+"/one", 2, false, "down") // granted 1: delivered at 1
-			pub.pub(t, topic+"/two", 1, false, "low")  // published at 1: delivered at 1
+			pub.Pub(t, topic+"/one", 2, false, "down") // granted 1: delivered at 1
+			pub.Pub(t, topic+"/two", 1, false, "low")  // published at 1: delivered at 1
 			for _, want := range []string{"down", "low"} {
-				if m := sub.next(t); string(m.Payload()) != want || m.Qos() != 1 {
+				if m := sub.Next(t); string(m.Payload()) != want || m.Qos() != 1 {
 					t.Fatalf("got %q QoS %d, want %q QoS 1", m.Payload(), m.Qos(), want)
 				}
 			}
-			pub.pub(t, topic+"/two", 0, false, "marker")
-			if m := sub.next(t); string(m.Payload()) != "marker" {
+			pub.Pub(t, topic+"/two", 0, false, "marker")
+			if m := sub.Next(t); string(m.Payload()) != "marker" {
 				t.Fatalf("got %q after the last message, want the marker (a duplicate?)", m.Payload())
 			}
 		})

@@ -108,8 +108,8 @@ func TestV3OfflineQueueOrder(t *testing.T) {
 			b, addr, _ := v3Broker(t, broker.Options{MaxInflight: 8})
 			id, topic := "queue-"+v.name, "oq/"+v.name
 			persistent := func(o *mqtt.ClientOptions) { o.SetCleanSession(false) }
-			c := v3PahoConnect(t, addr, id, v.level, persistent)
-			c.sub(t, topic, 1)
+			c := brokertest.ConnectV3(t, addr, id, v.level, persistent)
+			c.Sub(t, topic, 1)
 			c.Disconnect(250)
 			v3Eventually(t, "the client to go offline", func() bool { return b.Stats().Connections == 0 })
 			const n = 100
@@ -118,9 +118,9 @@ func TestV3OfflineQueueOrder(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			c = v3PahoConnect(t, addr, id, v.level, persistent)
+			c = brokertest.ConnectV3(t, addr, id, v.level, persistent)
 			for i := range n {
-				if m := c.next(t); string(m.Payload()) != fmt.Sprint(i) || m.Qos() != 1 {
+				if m := c.Next(t); string(m.Payload()) != fmt.Sprint(i) || m.Qos() != 1 {
 					t.Fatalf("message %d: got %q QoS %d", i, m.Payload(), m.Qos())
 				}
 			}

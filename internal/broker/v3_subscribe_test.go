@@ -92,15 +92,15 @@ func TestV3SharedSubscription(t *testing.T) {
 			t.Fatalf("shared subscription got retained %q", got[0].Payload)
 		}
 	}
-	plain := v3PahoConnect(t, addr, "plain", packet.V311)
-	plain.sub(t, "sh/t", 1)
-	if m := plain.next(t); !m.Retained() {
+	plain := brokertest.ConnectV3(t, addr, "plain", packet.V311)
+	plain.Sub(t, "sh/t", 1)
+	if m := plain.Next(t); !m.Retained() {
 		t.Fatal("plain subscriber did not get the retained message")
 	}
-	pub := v3PahoConnect(t, addr, "sh-pub", packet.V311)
+	pub := brokertest.ConnectV3(t, addr, "sh-pub", packet.V311)
 	const n = 20
 	for i := range n {
-		pub.pub(t, "sh/t", 1, false, fmt.Sprint(i)) // PUBACK: routed to every queue
+		pub.Pub(t, "sh/t", 1, false, fmt.Sprint(i)) // PUBACK: routed to every queue
 	}
 	seen := map[string]int{}
 	for i, m := range members {
@@ -122,7 +122,7 @@ func TestV3SharedSubscription(t *testing.T) {
 		}
 	}
 	for i := range n {
-		if m := plain.next(t); string(m.Payload()) != fmt.Sprint(i) {
+		if m := plain.Next(t); string(m.Payload()) != fmt.Sprint(i) {
 			t.Fatalf("plain subscriber got %q, want %d", m.Payload(), i)
 		}
 	}

@@ -22,7 +22,7 @@ func v5Alias(p *packet.Publish, alias uint16) *packet.Publish {
 // an empty topic; subscribers get the full topic [MQTT-3.3.2-12].
 func TestV5TopicAliasFromClient(t *testing.T) {
 	addr := v5Start(t, broker.Options{MaxTopicAlias: 4})
-	msgs := v5PahoSub(t, addr, "ain-sub", "ain/#", 1)
+	msgs := brokertest.SubscriberV5(t, addr, "ain-sub", "ain/#", 1)
 	p, ack := v5Conn(t, addr, "ain-pub", true, nil)
 	if ack.Props.TopicAliasMaximum != 4 {
 		t.Fatalf("CONNACK topic alias maximum %d, want 4", ack.Props.TopicAliasMaximum)

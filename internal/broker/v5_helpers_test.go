@@ -1,7 +1,6 @@
 package broker_test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"sync/atomic"
@@ -218,94 +217,10 @@ func (b *v5Bystander) check(t *testing.T) {
 	b.subc.Send(&packet.Ack{Kind: packet.PUBACK, PacketID: p.PacketID})
 }
 
-// v5Paho connects a paho.golang client with cp; received messages go
-// to the returned channel. onDisc, when not nil, gets server DISCONNECTs.
-func v5Paho(t *testing.T, addr string, cp *paho.Connect, onDisc func(*paho.Disconnect)) (*paho.Client, chan *paho.Publish) {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs := make(chan *paho.Publish, 100)
-	c := paho.NewClient(paho.ClientConfig{
-		Conn: nc,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-			msgs <- pr.Packet
-			return true, nil
-		}},
-		OnServerDisconnect: onDisc,
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), v5Wait)
-	defer cancel()
-	if cp.KeepAlive == 0 {
-		cp.KeepAlive = 30
-	}
-	ack, err := c.Connect(ctx, cp)
-	if err != nil {
-		t.Fatalf("connect %s: %v (%+v)", cp.ClientID, err, ack)
-	}
-	t.Cleanup(func() { c.Disconnect(&paho.Disconnect{}); <-c.Done() })
-	return c, msgs
-}
-
-// v5PahoSub connects a paho client and subscribes it to filter.
-func v5PahoSub(t *testing.T, addr, id, filter string, qos byte) chan *paho.Publish {
-	t.Helper()
-	c, msgs := v5Paho(t, addr, &paho.Connect{ClientID: id, CleanStart: true}, nil)
-	v5PahoSubscribe(t, c, filter, qos)
-	return msgs
-}
-
-// v5PahoSubscribe subscribes a paho client to filter.
-func v5PahoSubscribe(t *testing.T, c *paho.Client, filter string, qos byte) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), v5Wait)
-	defer cancel()
-	ack, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: qos}}})
-	if err != nil {
-		t.Fatalf("subscribe %s: %v", filter, err)
-	}
-	if ack.Reasons[0] != qos {
-		t.Fatalf("subscribe %s: reason 0x%02X", filter, ack.Reasons[0])
-	}
-}
-
-// v5PahoPub connects a paho client for publishing.
-func v5PahoPub(t *testing.T, addr, id string) *paho.Client {
-	t.Helper()
-	c, _ := v5Paho(t, addr, &paho.Connect{ClientID: id, CleanStart: true}, nil)
-	return c
-}
-
-// v5Send publishes with a paho client; for QoS 1 and 2 it waits for the
-// acknowledgement, so the broker has routed the message when it returns.
-func v5Send(t *testing.T, c *paho.Client, p *paho.Publish) *paho.PublishResponse {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), v5Wait)
-	defer cancel()
-	r, err := c.Publish(ctx, p)
-	if err != nil {
-		t.Fatalf("publish %s: %v", p.Topic, err)
-	}
-	return r
-}
-
-// v5Next returns the next message from a paho client.
-func v5Next(t *testing.T, msgs chan *paho.Publish) *paho.Publish {
-	t.Helper()
-	select {
-	case m := <-msgs:
-		return m
-	case <-time.After(v5Wait):
-		t.Fatal("no message")
-		return nil
-	}
-}
-
 // v5NextIs requires the next message to be topic/payload.
 func v5NextIs(t *testing.T, msgs chan *paho.Publish, topic, payload string) *paho.Publish {
 	t.Helper()
-	m := v5Next(t, msgs)
+	m := brokertest.Next(t, msgs)
 	if m.Topic != topic || string(m.Payload) != payload {
 		t.Fatalf("got %q %q, want %q %q", m.Topic, m.Payload, topic, payload)
 	}

@@ -8,6 +8,7 @@ import (
 	paho "github.com/eclipse/paho.golang/paho"
 
 	"github.com/baram-mqtt/baram/internal/broker"
+	"github.com/baram-mqtt/baram/internal/brokertest"
 	"github.com/baram-mqtt/baram/internal/packet"
 )
 
@@ -20,15 +21,15 @@ import (
 // in order and with duplicates [MQTT-3.3.2-17], [MQTT-3.3.2-18], pass through.
 func TestV5RequestResponseProperties(t *testing.T) {
 	addr := v5Start(t, broker.Options{})
-	requests := v5PahoSub(t, addr, "responder", "svc/req", 1)
-	responder := v5PahoPub(t, addr, "responder-pub")
-	requesterC, replies := v5Paho(t, addr, &paho.Connect{ClientID: "requester", CleanStart: true}, nil)
-	v5PahoSubscribe(t, requesterC, "reply/requester", 1)
+	requests := brokertest.SubscriberV5(t, addr, "responder", "svc/req", 1)
+	responder, _ := brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "responder-pub", CleanStart: true})
+	requesterC, replies := brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "requester", CleanStart: true})
+	brokertest.SubscribeV5(t, requesterC, "reply/requester", 1)
 
 	corr := []byte{0, 1, 2, 0xff, 0}
 	format := byte(1)
 	user := paho.UserProperties{{Key: "a", Value: "1"}, {Key: "b", Value: "2"}, {Key: "a", Value: "3"}, {Key: "a", Value: "1"}}
-	v5Send(t, requesterC, &paho.Publish{Topic: "svc/req", QoS: 1, Payload: []byte(`{"q":1}`), Properties: &paho.PublishProperties{
+	brokertest.PublishV5(t, requesterC, &paho.Publish{Topic: "svc/req", QoS: 1, Payload: []byte(`{"q":1}`), Properties: &paho.PublishProperties{
 		ResponseTopic: "reply/requester", CorrelationData: corr, ContentType: "application/json",
 		PayloadFormat: &format, User: user,
 	}})
@@ -48,7 +49,7 @@ func TestV5RequestResponseProperties(t *testing.T) {
 		t.Fatalf("user properties %v, want %v in order with duplicates [MQTT-3.3.2-18]", pp.User, user)
 	}
 
-	v5Send(t, responder, &paho.Publish{Topic: pp.ResponseTopic, QoS: 1, Payload: []byte("answer"),
+	brokertest.PublishV5(t, responder, &paho.Publish{Topic: pp.ResponseTopic, QoS: 1, Payload: []byte("answer"),
 		Properties: &paho.PublishProperties{CorrelationData: pp.CorrelationData}})
 	rep := v5NextIs(t, replies, "reply/requester", "answer")
 	if rep.Properties == nil || !bytes.Equal(rep.Properties.CorrelationData, corr) {

@@ -7,6 +7,7 @@ import (
 	paho "github.com/eclipse/paho.golang/paho"
 
 	"github.com/baram-mqtt/baram/internal/broker"
+	"github.com/baram-mqtt/baram/internal/brokertest"
 	"github.com/baram-mqtt/baram/internal/packet"
 )
 
@@ -17,13 +18,13 @@ import (
 // and the publisher's flows complete with reason 0.
 func TestV5QoS1And2WithClient(t *testing.T) {
 	addr := v5Start(t, broker.Options{})
-	msgs2 := v5PahoSub(t, addr, "qos-sub2", "qos/#", 2)
-	msgs1 := v5PahoSub(t, addr, "qos-sub1", "qos/#", 1)
-	c := v5PahoPub(t, addr, "qos-pub")
+	msgs2 := brokertest.SubscriberV5(t, addr, "qos-sub2", "qos/#", 2)
+	msgs1 := brokertest.SubscriberV5(t, addr, "qos-sub1", "qos/#", 1)
+	c, _ := brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "qos-pub", CleanStart: true})
 
 	for _, qos := range []byte{1, 2} {
 		payload := fmt.Sprintf("at qos %d", qos)
-		r := v5Send(t, c, &paho.Publish{Topic: "qos/t", QoS: qos, Payload: []byte(payload)})
+		r := brokertest.PublishV5(t, c, &paho.Publish{Topic: "qos/t", QoS: qos, Payload: []byte(payload)})
 		if r.ReasonCode != 0 {
 			t.Fatalf("QoS %d publish: reason 0x%02X", qos, r.ReasonCode)
 		}
@@ -187,7 +188,7 @@ func TestV5RedeliveryAfterReconnect(t *testing.T) {
 // after reconnecting [MQTT-4.3.3-10], [MQTT-4.4.0-1].
 func TestV5InboundQoS2ResumedExactlyOnce(t *testing.T) {
 	addr := v5Start(t, broker.Options{})
-	msgs := v5PahoSub(t, addr, "once-sub", "once/#", 2)
+	msgs := brokertest.SubscriberV5(t, addr, "once-sub", "once/#", 2)
 
 	p, _ := v5Conn(t, addr, "once-pub", true, v5Expiry(60))
 	p.Send(v5Pub("once/t", 2, 7, "exactly once"))

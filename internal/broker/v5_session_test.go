@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/broker"
+	"github.com/baram-mqtt/baram/internal/brokertest"
 	"github.com/baram-mqtt/baram/internal/packet"
 )
 
@@ -86,7 +87,7 @@ func TestV5SessionExpiryZeroEndsAtDisconnect(t *testing.T) {
 func TestV5SessionExpiryElapses(t *testing.T) {
 	t.Parallel()
 	addr := v5Start(t, broker.Options{})
-	watch := v5PahoSub(t, addr, "elapse-watch", "elapse/will", 1)
+	watch := brokertest.SubscriberV5(t, addr, "elapse-watch", "elapse/will", 1)
 	p, _ := v5Conn(t, addr, "elapse-pub", true, nil)
 
 	s, _ := v5Conn(t, addr, "elapse", true, func(c *packet.Connect) {

@@ -9,6 +9,7 @@ import (
 	paho "github.com/eclipse/paho.golang/paho"
 
 	"github.com/baram-mqtt/baram/internal/broker"
+	"github.com/baram-mqtt/baram/internal/brokertest"
 )
 
 // MQTT 5 shared subscriptions (§4.8.2).
@@ -18,15 +19,15 @@ import (
 // normal subscription to the same filter (§4.8.2).
 func TestV5SharedSubscriptions(t *testing.T) {
 	addr := v5Start(t, broker.Options{})
-	g1 := v5PahoSub(t, addr, "g-1", "$share/g/sh/t", 1)
-	g2 := v5PahoSub(t, addr, "g-2", "$share/g/sh/t", 1)
-	h := v5PahoSub(t, addr, "h-1", "$share/h/sh/t", 1)
-	plain := v5PahoSub(t, addr, "plain", "sh/t", 1)
-	c := v5PahoPub(t, addr, "sh-pub")
+	g1 := brokertest.SubscriberV5(t, addr, "g-1", "$share/g/sh/t", 1)
+	g2 := brokertest.SubscriberV5(t, addr, "g-2", "$share/g/sh/t", 1)
+	h := brokertest.SubscriberV5(t, addr, "h-1", "$share/h/sh/t", 1)
+	plain := brokertest.SubscriberV5(t, addr, "plain", "sh/t", 1)
+	c, _ := brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "sh-pub", CleanStart: true})
 
 	const n = 10
 	for i := range n {
-		v5Send(t, c, &paho.Publish{Topic: "sh/t", QoS: 1, Payload: []byte(strconv.Itoa(i))})
+		brokertest.PublishV5(t, c, &paho.Publish{Topic: "sh/t", QoS: 1, Payload: []byte(strconv.Itoa(i))})
 	}
 	// The group without competition and the normal subscriber get all, in order.
 	for i := range n {
@@ -68,9 +69,9 @@ func TestV5SharedSubscriptions(t *testing.T) {
 	}
 	// Nothing more in group g: two markers go one to each member next.
 	for i := range 2 {
-		v5Send(t, c, &paho.Publish{Topic: "sh/t", QoS: 1, Payload: []byte(fmt.Sprint("marker", i))})
+		brokertest.PublishV5(t, c, &paho.Publish{Topic: "sh/t", QoS: 1, Payload: []byte(fmt.Sprint("marker", i))})
 	}
-	a, b := v5Next(t, g1), v5Next(t, g2)
+	a, b := brokertest.Next(t, g1), brokertest.Next(t, g2)
 	if !strings.HasPrefix(string(a.Payload), "marker") || !strings.HasPrefix(string(b.Payload), "marker") {
 		t.Fatalf("after the %d messages, members got %q and %q, want the markers", n, a.Payload, b.Payload)
 	}

@@ -31,7 +31,9 @@ func TestV5ShutdownDisconnects(t *testing.T) {
 	v3 := brokertest.Dial(t, addr, packet.V311)
 	v3.Connect(&packet.Connect{ClientID: "v3", CleanStart: true})
 	got := make(chan *paho.Disconnect, 1)
-	c, _ := v5Paho(t, addr, &paho.Connect{ClientID: "paho", CleanStart: true}, func(d *paho.Disconnect) { got <- d })
+	c, _ := brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "paho", CleanStart: true}, func(cc *paho.ClientConfig) {
+		cc.OnServerDisconnect = func(d *paho.Disconnect) { got <- d }
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -32,7 +32,7 @@ func v5Publishes(t *testing.T, ps []packet.Packet) []*packet.Publish {
 // client's subscriptions without it, get them.
 func TestV5NoLocal(t *testing.T) {
 	addr := v5Start(t, broker.Options{})
-	other := v5PahoSub(t, addr, "nl-other", "nl/#", 0)
+	other := brokertest.SubscriberV5(t, addr, "nl-other", "nl/#", 0)
 	r, _ := v5Conn(t, addr, "nl", true, nil)
 	v5Subscribe(t, r, 1, 0, []packet.Subscription{{Filter: "nl/t", NoLocal: true}, {Filter: "nl/m"}}, 0, 0)
 

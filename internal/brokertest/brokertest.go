@@ -1,5 +1,7 @@
-// Package brokertest starts brokers on loopback for tests and speaks raw
-// MQTT to them where a client library would hide behaviour.
+// Package brokertest starts brokers on loopback for tests, speaks raw
+// MQTT to them where a client library would hide behaviour, and connects
+// real clients (paho.golang for MQTT 5, paho.mqtt.golang for 3.1 and
+// 3.1.1) where it would not.
 package brokertest
 
 import (
