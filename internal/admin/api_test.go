@@ -42,7 +42,7 @@ func TestClientsSearchAndPagination(t *testing.T) {
 	v3Client(t, e.brokerAddr, "sensor-2", "", true)
 	v3Client(t, e.brokerAddr, "Sensor-3", "", true)
 	v3Client(t, e.brokerAddr, "pump-1", "carol", true)
-	gone, _ := v3Client(t, e.brokerAddr, "pump-2", "", false) // persistent: stays as an offline session
+	gone := v3Client(t, e.brokerAddr, "pump-2", "", false) // persistent: stays as an offline session
 	gone.Disconnect(100)
 
 	for _, tc := range []struct{ query, want string }{
@@ -80,9 +80,9 @@ func TestClientsSearchAndPagination(t *testing.T) {
 
 func TestClientDetail(t *testing.T) {
 	e := start(t, withCredentials(t))
-	c, _ := v3Client(t, e.brokerAddr, "dev/1 ü", "dave", true)
-	v3Subscribe(t, c, "cmd/#", 1)
-	v3Subscribe(t, c, "status/+", 0)
+	c := v3Client(t, e.brokerAddr, "dev/1 ü", "dave", true)
+	c.Sub(t, "cmd/#", 1)
+	c.Sub(t, "status/+", 0)
 
 	var d clientDetail
 	e.expect(t, http.StatusOK, "GET", "/api/v1/clients/"+url.PathEscape("dev/1 ü"), "", basic(readUser, readPass)).json(t, &d)
@@ -105,13 +105,13 @@ func TestClientDetail(t *testing.T) {
 // fires. The session of a persistent client stays, offline.
 func TestDisconnect(t *testing.T) {
 	e := start(t, withCredentials(t))
-	_, lost := v3Client(t, e.brokerAddr, "victim", "", false)
-	_, otherLost := v3Client(t, e.brokerAddr, "bystander", "", true)
+	victim := v3Client(t, e.brokerAddr, "victim", "", false)
+	bystander := v3Client(t, e.brokerAddr, "bystander", "", true)
 
 	e.expect(t, http.StatusOK, "POST", "/api/v1/clients/victim/disconnect", "", bearer(adminToken))
-	waitLost(t, lost)
+	victim.WaitLost(t)
 	select {
-	case err := <-otherLost:
+	case err := <-bystander.Lost:
 		t.Fatalf("the other client lost its connection too: %v", err)
 	default:
 	}
@@ -135,11 +135,11 @@ func TestDisconnect(t *testing.T) {
 
 func TestSubscriptions(t *testing.T) {
 	e := start(t, withCredentials(t))
-	a, _ := v3Client(t, e.brokerAddr, "a", "", true)
-	b, _ := v3Client(t, e.brokerAddr, "b", "", true)
-	v3Subscribe(t, a, "home/+/temp", 0)
-	v3Subscribe(t, a, "office/#", 1)
-	v3Subscribe(t, b, "home/kitchen/temp", 2)
+	a := v3Client(t, e.brokerAddr, "a", "", true)
+	b := v3Client(t, e.brokerAddr, "b", "", true)
+	a.Sub(t, "home/+/temp", 0)
+	a.Sub(t, "office/#", 1)
+	b.Sub(t, "home/kitchen/temp", 2)
 
 	get := func(q string) string {
 		t.Helper()
@@ -170,24 +170,24 @@ func TestSubscriptions(t *testing.T) {
 // POST /publish reaches a paho subscriber, text and binary.
 func TestPublish(t *testing.T) {
 	e := start(t, withCredentials(t))
-	msgs := v5Subscriber(t, e.brokerAddr, "sub", "admin/#")
+	msgs := brokertest.SubscriberV5(t, e.brokerAddr, "sub", "admin/#", 1)
 
 	var res publishResponse
 	e.expect(t, http.StatusOK, "POST", "/api/v1/publish", `{"topic":"admin/text","payload":"hello ü","qos":1}`, bearer(adminToken)).json(t, &res)
 	if res != (publishResponse{Topic: "admin/text", Size: len("hello ü"), QoS: 1}) {
 		t.Errorf("response %+v", res)
 	}
-	if m := next(t, msgs); m.Topic != "admin/text" || string(m.Payload) != "hello ü" || m.QoS != 1 || m.Retain {
+	if m := brokertest.Next(t, msgs); m.Topic != "admin/text" || string(m.Payload) != "hello ü" || m.QoS != 1 || m.Retain {
 		t.Errorf("received %s %q qos %d retain %v", m.Topic, m.Payload, m.QoS, m.Retain)
 	}
 	bin := []byte{0, 1, 0xff, 0xfe}
 	e.expect(t, http.StatusOK, "POST", "/api/v1/publish",
 		`{"topic":"admin/bin","payload_base64":"`+base64.StdEncoding.EncodeToString(bin)+`"}`, basic(adminUser, adminPass))
-	if m := next(t, msgs); m.Topic != "admin/bin" || !bytes.Equal(m.Payload, bin) || m.QoS != 0 {
+	if m := brokertest.Next(t, msgs); m.Topic != "admin/bin" || !bytes.Equal(m.Payload, bin) || m.QoS != 0 {
 		t.Errorf("received %s % x qos %d", m.Topic, m.Payload, m.QoS)
 	}
 	e.expect(t, http.StatusOK, "POST", "/api/v1/publish", `{"topic":"admin/empty"}`, bearer(adminToken))
-	if m := next(t, msgs); m.Topic != "admin/empty" || len(m.Payload) != 0 {
+	if m := brokertest.Next(t, msgs); m.Topic != "admin/empty" || len(m.Payload) != 0 {
 		t.Errorf("received %s %q", m.Topic, m.Payload)
 	}
 	e.expect(t, http.StatusForbidden, "POST", "/api/v1/publish", `{"topic":"admin/x"}`, bearer(readToken))
@@ -196,7 +196,7 @@ func TestPublish(t *testing.T) {
 // Bad input gets a 4xx with a JSON error, and nothing is published.
 func TestPublishBadInput(t *testing.T) {
 	e := start(t, withCredentials(t))
-	msgs := v5Subscriber(t, e.brokerAddr, "sub", "#")
+	msgs := brokertest.SubscriberV5(t, e.brokerAddr, "sub", "#", 1)
 	for _, tc := range []struct {
 		body string
 		code int
@@ -235,7 +235,7 @@ func TestPublishBadInput(t *testing.T) {
 	}
 	// Nothing was published: the next message is this one.
 	e.expect(t, http.StatusOK, "POST", "/api/v1/publish", `{"topic":"sentinel"}`, bearer(adminToken))
-	if m := next(t, msgs); m.Topic != "sentinel" {
+	if m := brokertest.Next(t, msgs); m.Topic != "sentinel" {
 		t.Errorf("received %s, want only the sentinel", m.Topic)
 	}
 }
@@ -318,9 +318,9 @@ func TestRetained(t *testing.T) {
 	// Delete removes the message without publishing anything: a subscriber
 	// (which got the retained messages when it subscribed) receives only
 	// the sentinel published afterwards.
-	msgs := v5Subscriber(t, e.brokerAddr, "watcher", "r/#")
+	msgs := brokertest.SubscriberV5(t, e.brokerAddr, "watcher", "r/#", 1)
 	for range 3 {
-		if m := next(t, msgs); !m.Retain {
+		if m := brokertest.Next(t, msgs); !m.Retain {
 			t.Fatalf("%s: not retained", m.Topic)
 		}
 	}
@@ -331,7 +331,7 @@ func TestRetained(t *testing.T) {
 	}
 	e.expect(t, http.StatusNoContent, "DELETE", "/api/v1/retained/"+url.PathEscape("/lead"), "", basic(adminUser, adminPass))
 	e.expect(t, http.StatusOK, "POST", "/api/v1/publish", `{"topic":"r/sentinel","payload":"s"}`, bearer(adminToken))
-	if m := next(t, msgs); m.Topic != "r/sentinel" {
+	if m := brokertest.Next(t, msgs); m.Topic != "r/sentinel" {
 		t.Errorf("after delete the subscriber got %s %q, want only the sentinel", m.Topic, m.Payload)
 	}
 	e.expect(t, http.StatusNotFound, "GET", "/api/v1/retained/r/text", "", bearer(readToken))
@@ -345,9 +345,9 @@ func TestRetained(t *testing.T) {
 func TestStats(t *testing.T) {
 	e := start(t, withCredentials(t))
 	v3Client(t, e.brokerAddr, "c1", "", true)
-	msgs := v5Subscriber(t, e.brokerAddr, "c2", "s/#")
+	msgs := brokertest.SubscriberV5(t, e.brokerAddr, "c2", "s/#", 1)
 	e.expect(t, http.StatusOK, "POST", "/api/v1/publish", `{"topic":"s/1","payload":"x","retain":true}`, bearer(adminToken))
-	next(t, msgs)
+	brokertest.Next(t, msgs)
 
 	var s stats
 	e.expect(t, http.StatusOK, "GET", "/api/v1/stats", "", bearer(readToken)).json(t, &s)

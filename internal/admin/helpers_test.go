@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.golang/paho"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/baram-mqtt/baram/internal/auth"
@@ -221,86 +219,11 @@ func (e *env) expect(t *testing.T, code int, method, path, body string, creds ..
 	return r
 }
 
-// v3Client connects a paho.mqtt.golang (MQTT 3.1.1) client. lost receives
-// the error when the connection is lost.
-func v3Client(t *testing.T, addr, id, username string, clean bool) (c mqtt.Client, lost chan error) {
+// v3Client connects a 3.1.1 client that logs in as username (none when
+// empty) with a clean or a persistent session.
+func v3Client(t *testing.T, addr, id, username string, clean bool) *brokertest.V3 {
 	t.Helper()
-	lost = make(chan error, 1)
-	o := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).SetUsername(username).
-		SetCleanSession(clean).SetAutoReconnect(false).SetConnectRetry(false).SetKeepAlive(30 * time.Second).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) { lost <- err })
-	c = mqtt.NewClient(o)
-	if tok := c.Connect(); !tok.WaitTimeout(wait) || tok.Error() != nil {
-		t.Fatalf("connect %s: %v", id, tok.Error())
-	}
-	t.Cleanup(func() {
-		if c.IsConnectionOpen() {
-			c.Disconnect(100)
-		}
+	return brokertest.ConnectV3(t, addr, id, 4, func(o *mqtt.ClientOptions) {
+		o.SetUsername(username).SetCleanSession(clean)
 	})
-	return c, lost
-}
-
-// v3Subscribe subscribes a paho.mqtt.golang client and waits for SUBACK.
-func v3Subscribe(t *testing.T, c mqtt.Client, filter string, qos byte) {
-	t.Helper()
-	if tok := c.Subscribe(filter, qos, nil); !tok.WaitTimeout(wait) || tok.Error() != nil {
-		t.Fatalf("subscribe %s: %v", filter, tok.Error())
-	}
-}
-
-// v5Subscriber connects a paho.golang (MQTT 5) client subscribed to
-// filter; messages arrive on the channel.
-func v5Subscriber(t *testing.T, addr, id, filter string) chan *paho.Publish {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs := make(chan *paho.Publish, 100)
-	c := paho.NewClient(paho.ClientConfig{
-		Conn: nc,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-			msgs <- pr.Packet
-			return true, nil
-		}},
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	if _, err := c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}); err != nil {
-		t.Fatalf("connect %s: %v", id, err)
-	}
-	t.Cleanup(func() { c.Disconnect(&paho.Disconnect{}); <-c.Done() })
-	ack, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}})
-	if err != nil || ack.Reasons[0] != 1 {
-		t.Fatalf("subscribe %s: %v %+v", filter, err, ack)
-	}
-	return msgs
-}
-
-// next returns the next message on msgs.
-func next(t *testing.T, msgs chan *paho.Publish) *paho.Publish {
-	t.Helper()
-	select {
-	case m := <-msgs:
-		return m
-	case <-time.After(wait):
-		t.Fatal("no message arrived")
-		return nil
-	}
-}
-
-// waitLost waits for a paho.mqtt.golang client's connection-lost callback.
-func waitLost(t *testing.T, lost chan error) error {
-	t.Helper()
-	select {
-	case err := <-lost:
-		if err == nil {
-			err = errors.New("connection lost")
-		}
-		return err
-	case <-time.After(wait):
-		t.Fatal("the client's connection-lost callback did not fire")
-		return nil
-	}
 }

@@ -66,7 +66,7 @@ func testID(t *testing.T) string {
 func testPubSub(t *testing.T, d *driver, b *baramProc, origin, brokerURL string, version int) {
 	id := testID(t)
 	goSub := goConnect(t, b.mqtt, id+"-go")
-	goSub.sub(t, id+"/from-page/#", 2)
+	goSub.Sub(t, id+"/from-page/#", 2)
 
 	d.open(t, id, origin+"/")
 	var ack connack
@@ -97,7 +97,7 @@ func testPubSub(t *testing.T, d *driver, b *baramProc, origin, brokerURL string,
 	}
 
 	fromGo := pageMsg{Topic: id + "/from-go", Payload: "from Go ✓", QoS: 1}
-	goSub.pub(t, fromGo.Topic, 1, fromGo.Payload)
+	goSub.Pub(t, fromGo.Topic, 1, false, fromGo.Payload)
 	d.call(t, &got, id, "waitTopic", "c", fromGo.Topic)
 	if len(got) != len(want)+1 || got[len(got)-1] != fromGo {
 		t.Fatalf("the page received\n%+v\nwant its own %d messages, then %+v", got, len(want), fromGo)
@@ -134,7 +134,7 @@ func testPersistentSession(t *testing.T, d *driver, b *baramProc, origin, broker
 	var want []pageMsg
 	for i := 1; i <= 5; i++ {
 		m := pageMsg{Topic: topic, Payload: fmt.Sprintf("queued %d ✓", i), QoS: 1}
-		goPub.pub(t, m.Topic, 1, m.Payload) // PUBACK: stored for the offline session
+		goPub.Pub(t, m.Topic, 1, false, m.Payload) // PUBACK: stored for the offline session
 		want = append(want, m)
 	}
 
@@ -145,7 +145,7 @@ func testPersistentSession(t *testing.T, d *driver, b *baramProc, origin, broker
 	// A message published now comes after every queued one, so once it
 	// is there, anything more than the queued five shows.
 	marker := pageMsg{Topic: topic, Payload: "published after the reconnect", QoS: 1}
-	goPub.pub(t, marker.Topic, 1, marker.Payload)
+	goPub.Pub(t, marker.Topic, 1, false, marker.Payload)
 	var got []pageMsg
 	d.call(t, &got, id, "waitMessages", "c", len(want)+1)
 	if want := append(want, marker); !slices.Equal(got, want) {
@@ -159,7 +159,7 @@ func testPersistentSession(t *testing.T, d *driver, b *baramProc, origin, broker
 func testWill(t *testing.T, d *driver, b *baramProc, origin, brokerURL string, version int) {
 	id := testID(t)
 	goSub := goConnect(t, b.mqtt, id+"-go")
-	goSub.sub(t, id+"/will", 1)
+	goSub.Sub(t, id+"/will", 1)
 
 	d.open(t, id, origin+"/")
 	will := pageMsg{Topic: id + "/will", Payload: "the tab was closed ✓", QoS: 1}

@@ -36,7 +36,7 @@ func TestDashboard(t *testing.T) {
 		clients = append(clients, goConnect(t, b.mqtt, id))
 	}
 	watcher := clients[2]
-	watcher.sub(t, "dash/#", 1)
+	watcher.Sub(t, "dash/#", 1)
 
 	const page = "dashboard"
 	d.open(t, page, admin)
@@ -50,14 +50,14 @@ func TestDashboard(t *testing.T) {
 	d.waitFor(t, "text", page, sel("clients-total"), "1", 0)
 	d.must(t, nil, map[string]any{"cmd": "click", "page": page, "selector": sel("disconnect-button", "data-client-id", victim.id)})
 	select {
-	case err := <-victim.lost:
+	case err := <-victim.Lost:
 		t.Logf("%s lost its connection as asked: %v", victim.id, err)
 	case <-time.After(goWait):
 		t.Fatalf("%s still connected %v after its disconnect button was clicked", victim.id, goWait)
 	}
 	for _, c := range []*goClient{clients[0], clients[2]} {
 		select {
-		case err := <-c.lost:
+		case err := <-c.Lost:
 			t.Fatalf("%s lost its connection too: %v", c.id, err)
 		default:
 		}
@@ -86,7 +86,7 @@ func TestDashboard(t *testing.T) {
 	d.must(t, nil, map[string]any{"cmd": "click", "page": page, "selector": sel("tab-overview")})
 	d.waitFor(t, "text", page, sel("subscriptions-count"), "2", statsPoll)
 	d.waitFor(t, "text", page, sel("connected-clients"), "3", statsPoll) // two Go clients and the panel
-	clients[0].pub(t, "dash/to-panel", 1, "to the panel ✓")
+	clients[0].Pub(t, "dash/to-panel", 1, false, "to the panel ✓")
 	d.must(t, nil, map[string]any{"cmd": "click", "page": page, "selector": sel("tab-mqtt")})
 	d.waitFor(t, "text", page, sel("mqtt-message", "data-topic", "dash/to-panel"), "dash/to-panelto the panel ✓", 0)
 

@@ -11,60 +11,24 @@ import (
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/baram-mqtt/baram/internal/brokertest"
 )
 
 // goWait bounds each wait of a Go client.
 const goWait = 10 * time.Second
 
 // goClient is a paho.mqtt.golang client (MQTT 3.1.1 over TCP) whose
-// messages arrive on msgs and whose lost connection is reported on lost.
+// messages arrive on Msgs and whose lost connection is reported on Lost.
 type goClient struct {
-	mqtt.Client
-	id   string
-	msgs chan mqtt.Message
-	lost chan error
+	*brokertest.V3
+	id string
 }
 
 // goConnect connects a clean-session client to addr; the test's cleanup
 // disconnects it.
 func goConnect(t *testing.T, addr, id string) *goClient {
 	t.Helper()
-	c := &goClient{id: id, msgs: make(chan mqtt.Message, 1000), lost: make(chan error, 1)}
-	opts := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).
-		SetProtocolVersion(4).SetCleanSession(true).SetAutoReconnect(false).SetConnectRetry(false).
-		SetConnectTimeout(goWait).SetKeepAlive(30 * time.Second).SetOrderMatters(true).
-		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { c.msgs <- m }).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) { c.lost <- err })
-	c.Client = mqtt.NewClient(opts)
-	token(t, "connect "+id, c.Connect())
-	t.Cleanup(func() {
-		if c.IsConnectionOpen() {
-			c.Disconnect(250)
-		}
-	})
-	return c
-}
-
-// token fails the test unless tok completes in time without error.
-func token(t *testing.T, what string, tok mqtt.Token) {
-	t.Helper()
-	if !tok.WaitTimeout(goWait) {
-		t.Fatalf("%s: timed out after %v", what, goWait)
-	}
-	if err := tok.Error(); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func (c *goClient) sub(t *testing.T, filter string, qos byte) {
-	t.Helper()
-	token(t, c.id+": subscribe "+filter, c.Subscribe(filter, qos, nil))
-}
-
-func (c *goClient) pub(t *testing.T, topic string, qos byte, payload string) {
-	t.Helper()
-	token(t, c.id+": publish "+topic, c.Publish(topic, qos, false, payload))
+	return &goClient{V3: brokertest.ConnectV3(t, addr, id, 4), id: id}
 }
 
 // collect returns the next n messages, sorted by topic.
@@ -75,9 +39,9 @@ func (c *goClient) collect(t *testing.T, n int) []pageMsg {
 	defer timeout.Stop()
 	for len(got) < n {
 		select {
-		case m := <-c.msgs:
+		case m := <-c.Msgs:
 			got = append(got, pageMsg{Topic: m.Topic(), Payload: string(m.Payload()), QoS: int(m.Qos()), Retain: m.Retained()})
-		case err := <-c.lost:
+		case err := <-c.Lost:
 			t.Fatalf("%s lost its connection after %d of %d messages %v: %v", c.id, len(got), n, got, err)
 		case <-timeout.C:
 			t.Fatalf("%s: %d of %d messages within %v: %v", c.id, len(got), n, goWait, got)
@@ -92,7 +56,7 @@ func (c *goClient) collect(t *testing.T, n int) []pageMsg {
 func (c *goClient) noMessage(t *testing.T, why string) {
 	t.Helper()
 	select {
-	case m := <-c.msgs:
+	case m := <-c.Msgs:
 		t.Fatalf("%s: %s got %s %q", why, c.id, m.Topic(), m.Payload())
 	default:
 	}

@@ -1,10 +1,8 @@
 package metrics
 
 import (
-	"context"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -144,65 +142,6 @@ func (s *scraper) wantAbove(v float64, name string, labels ...string) float64 {
 	}
 }
 
-// v5 connects a paho.golang client; messages it receives go to the
-// returned channel. The client disconnects when the test ends unless
-// the caller disconnects it first.
-func v5(t *testing.T, addr string, cp *paho.Connect) (*paho.Client, chan *paho.Publish) {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs := make(chan *paho.Publish, 100)
-	c := paho.NewClient(paho.ClientConfig{
-		Conn: nc,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-			msgs <- pr.Packet
-			return true, nil
-		}},
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	cp.KeepAlive = 30
-	if ack, err := c.Connect(ctx, cp); err != nil {
-		t.Fatalf("connect %s: %v (%+v)", cp.ClientID, err, ack)
-	}
-	t.Cleanup(func() { c.Disconnect(&paho.Disconnect{}); <-c.Done() })
-	return c, msgs
-}
-
-func subscribe(t *testing.T, c *paho.Client, filter string, qos byte) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	ack, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: qos}}})
-	if err != nil || ack.Reasons[0] != qos {
-		t.Fatalf("subscribe %s: %v %+v", filter, err, ack)
-	}
-}
-
-// publish sends one message; at QoS 1 and 2 it returns after the broker
-// has acknowledged it.
-func publish(t *testing.T, c *paho.Client, p *paho.Publish) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	if _, err := c.Publish(ctx, p); err != nil {
-		t.Fatalf("publish %s: %v", p.Topic, err)
-	}
-}
-
-func next(t *testing.T, msgs chan *paho.Publish) *paho.Publish {
-	t.Helper()
-	select {
-	case m := <-msgs:
-		return m
-	case <-time.After(wait):
-		t.Fatal("no message")
-		return nil
-	}
-}
-
 func TestConnectionsFollowClients(t *testing.T) {
 	b, addr := brokertest.Start(t, broker.Options{})
 	s := newScraper(t, b, "1.2.3-test")
@@ -211,8 +150,8 @@ func TestConnectionsFollowClients(t *testing.T) {
 	s.want(0, "baram_connections")
 	s.want(0, "baram_listener_connections", "listener", addr)
 
-	a, _ := v5(t, addr, &paho.Connect{ClientID: "a", CleanStart: true})
-	v5(t, addr, &paho.Connect{ClientID: "b", CleanStart: true})
+	a, _ := brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "a", CleanStart: true})
+	brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "b", CleanStart: true})
 	s.want(2, "baram_connections")
 	s.want(2, "baram_connections_accepted_total")
 	s.want(2, "baram_connects_total")
@@ -235,9 +174,9 @@ func TestConnectionsFollowClients(t *testing.T) {
 func TestMessagesByQoS(t *testing.T) {
 	b, addr := brokertest.Start(t, broker.Options{})
 	s := newScraper(t, b, "test")
-	sub, msgs := v5(t, addr, &paho.Connect{ClientID: "sub", CleanStart: true})
-	subscribe(t, sub, "m/#", 2)
-	pub, _ := v5(t, addr, &paho.Connect{ClientID: "pub", CleanStart: true})
+	sub, msgs := brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "sub", CleanStart: true})
+	brokertest.SubscribeV5(t, sub, "m/#", 2)
+	pub, _ := brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "pub", CleanStart: true})
 	s.want(1, "baram_subscriptions")
 
 	in0 := s.get("baram_network_received_bytes_total")
@@ -249,8 +188,8 @@ func TestMessagesByQoS(t *testing.T) {
 
 	payloads := []string{"zero", "one-1", "two-22"} // 4, 5 and 6 bytes
 	for q, p := range payloads {
-		publish(t, pub, &paho.Publish{Topic: fmt.Sprintf("m/%d", q), QoS: byte(q), Payload: []byte(p)})
-		if m := next(t, msgs); string(m.Payload) != p || m.QoS != byte(q) {
+		brokertest.PublishV5(t, pub, &paho.Publish{Topic: fmt.Sprintf("m/%d", q), QoS: byte(q), Payload: []byte(p)})
+		if m := brokertest.Next(t, msgs); string(m.Payload) != p || m.QoS != byte(q) {
 			t.Fatalf("got %q at QoS %d, want %q at %d", m.Payload, m.QoS, p, q)
 		}
 	}
@@ -267,13 +206,13 @@ func TestMessagesByQoS(t *testing.T) {
 
 	// A retained message, and a second subscription.
 	s.want(0, "baram_retained_messages")
-	publish(t, pub, &paho.Publish{Topic: "r/1", QoS: 1, Retain: true, Payload: []byte("keep")})
+	brokertest.PublishV5(t, pub, &paho.Publish{Topic: "r/1", QoS: 1, Retain: true, Payload: []byte("keep")})
 	s.want(1, "baram_retained_messages")
 	s.want(2, "baram_messages_received_total", "qos", "1")
 	s.want(1, "baram_messages_sent_total", "qos", "1") // nobody subscribes to r/1
-	subscribe(t, sub, "r/#", 1)
+	brokertest.SubscribeV5(t, sub, "r/#", 1)
 	s.want(2, "baram_subscriptions")
-	if m := next(t, msgs); m.Topic != "r/1" || !m.Retain {
+	if m := brokertest.Next(t, msgs); m.Topic != "r/1" || !m.Retain {
 		t.Fatalf("got %+v, want the retained r/1", m)
 	}
 	s.want(2, "baram_messages_sent_total", "qos", "1")
@@ -313,28 +252,28 @@ func TestQueuesAndDrops(t *testing.T) {
 
 	// A persistent session goes offline with a QoS 1 subscription.
 	expiry := uint32(3600)
-	keeper, _ := v5(t, addr, &paho.Connect{ClientID: "keeper", CleanStart: true,
+	keeper, _ := brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "keeper", CleanStart: true,
 		Properties: &paho.ConnectProperties{SessionExpiryInterval: &expiry}})
-	subscribe(t, keeper, "q/#", 1)
+	brokertest.SubscribeV5(t, keeper, "q/#", 1)
 	keeper.Disconnect(&paho.Disconnect{})
 	<-keeper.Done()
 	s.want(1, "baram_sessions", "state", "offline")
 	s.want(0, "baram_sessions", "state", "online")
 	s.want(1, "baram_subscriptions")
 
-	pub, _ := v5(t, addr, &paho.Connect{ClientID: "pub", CleanStart: true})
+	pub, _ := brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "pub", CleanStart: true})
 	for i := range 3 {
-		publish(t, pub, &paho.Publish{Topic: "q/x", QoS: 1, Payload: []byte{byte(i)}})
+		brokertest.PublishV5(t, pub, &paho.Publish{Topic: "q/x", QoS: 1, Payload: []byte{byte(i)}})
 	}
 	s.want(2, "baram_queued_messages")
 	s.want(1, "baram_messages_dropped_total", "reason", "queue_full")
 
 	// A client whose maximum packet size a message exceeds.
 	maxSize := uint32(64)
-	tiny, _ := v5(t, addr, &paho.Connect{ClientID: "tiny", CleanStart: true,
+	tiny, _ := brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "tiny", CleanStart: true,
 		Properties: &paho.ConnectProperties{MaximumPacketSize: &maxSize}})
-	subscribe(t, tiny, "big/#", 0)
-	publish(t, pub, &paho.Publish{Topic: "big/x", QoS: 0, Payload: make([]byte, 200)})
+	brokertest.SubscribeV5(t, tiny, "big/#", 0)
+	brokertest.PublishV5(t, pub, &paho.Publish{Topic: "big/x", QoS: 0, Payload: make([]byte, 200)})
 	s.want(1, "baram_messages_dropped_total", "reason", "too_large")
 	s.want(0, "baram_messages_dropped_total", "reason", "slow_consumer")
 	s.want(0, "baram_messages_dropped_total", "reason", "expired")
@@ -349,11 +288,9 @@ func TestRefusedBadCredentials(t *testing.T) {
 	}
 
 	// A 3.1.1 client with the wrong password: CONNACK return code 4.
-	opts := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("mallory").
-		SetProtocolVersion(4).SetUsername("alice").SetPassword("wrong").
-		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(wait)
-	c := mqtt.NewClient(opts)
-	tok := c.Connect()
+	c, tok := brokertest.StartV3(addr, "mallory", 4, func(o *mqtt.ClientOptions) {
+		o.SetUsername("alice").SetPassword("wrong")
+	})
 	if !tok.WaitTimeout(wait) {
 		t.Fatal("CONNECT not answered")
 	}
@@ -370,7 +307,7 @@ func TestRefusedBadCredentials(t *testing.T) {
 	s.want(0, "baram_connects_total")
 
 	// The right password is admitted and not counted as refused.
-	v5(t, addr, &paho.Connect{ClientID: "alice", CleanStart: true, Username: "alice", UsernameFlag: true,
+	brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "alice", CleanStart: true, Username: "alice", UsernameFlag: true,
 		Password: []byte("secret"), PasswordFlag: true})
 	s.want(1, "baram_connects_total")
 	s.want(1, "baram_connections_refused_total", "reason", "bad_credentials")

@@ -3,7 +3,6 @@ package sys
 import (
 	"context"
 	"fmt"
-	"net"
 	"regexp"
 	"slices"
 	"strconv"
@@ -218,41 +217,6 @@ func start(t *testing.T, interval time.Duration, version string) (*broker.Broker
 	return b, addr, p
 }
 
-// client connects a paho.golang v5 client; its messages go to the
-// returned channel, large enough that a test never blocks the client.
-func client(t *testing.T, addr, id string) (*paho.Client, chan *paho.Publish) {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs := make(chan *paho.Publish, 10000)
-	c := paho.NewClient(paho.ClientConfig{
-		Conn: nc,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-			msgs <- pr.Packet
-			return true, nil
-		}},
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	if ack, err := c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}); err != nil {
-		t.Fatalf("connect %s: %v (%+v)", id, err, ack)
-	}
-	t.Cleanup(func() { c.Disconnect(&paho.Disconnect{}); <-c.Done() })
-	return c, msgs
-}
-
-func subscribe(t *testing.T, c *paho.Client, filter string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	ack, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 0}}})
-	if err != nil || ack.Reasons[0] != 0 {
-		t.Fatalf("subscribe %s: %v %+v", filter, err, ack)
-	}
-}
-
 // watcher keeps the latest message of every $SYS topic a client receives.
 type watcher struct {
 	t      *testing.T
@@ -262,8 +226,7 @@ type watcher struct {
 
 func watch(t *testing.T, addr, id, filter string) *watcher {
 	t.Helper()
-	c, msgs := client(t, addr, id)
-	subscribe(t, c, filter)
+	msgs := brokertest.SubscriberV5(t, addr, id, filter, 0)
 	return &watcher{t: t, msgs: msgs, latest: map[string]*paho.Publish{}}
 }
 
@@ -315,7 +278,7 @@ func TestSysOverMQTT(t *testing.T) {
 		t.Fatalf("messages/received not \"0\" before any client published: %+v", m)
 	}
 
-	pub, _ := client(t, addr, "publisher")
+	pub, _ := brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "publisher", CleanStart: true})
 	w.waitIs("$SYS/broker/clients/connected", "2")
 	w.waitIs("$SYS/broker/clients/total", "2")
 	w.waitIs("$SYS/broker/clients/maximum", "2")
@@ -379,7 +342,7 @@ func TestClientsCannotPublishSys(t *testing.T) {
 	b, addr, _ := start(t, time.Hour, "1.2.3")
 	waitRetained(t, b, "$SYS/broker/version")
 
-	c, _ := client(t, addr, "forger")
+	c, _ := brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "forger", CleanStart: true})
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	pr, err := c.Publish(ctx, &paho.Publish{Topic: "$SYS/broker/version", QoS: 1, Retain: true, Payload: []byte("forged")})
