@@ -3,18 +3,15 @@
 package browsertest
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/baram-mqtt/baram/internal/proctest"
 	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
@@ -37,11 +34,9 @@ type baramSetup struct {
 type baramProc struct {
 	mqtt, ws, wss, admin string // host:port; empty when not configured
 
-	cmd     *exec.Cmd
+	proc    *proctest.Proc
 	logPath string
-	exited  chan struct{} // closed when cmd has been waited for
-	waitErr error         // read after exited is closed
-	quiet   bool          // its output is already in a failure message
+	quiet   bool // its output is already in a failure message
 }
 
 // startBaram writes a configuration for s on free 127.0.0.1 ports, runs
@@ -63,15 +58,15 @@ func startBaram(t *testing.T, bin string, s baramSetup) *baramProc {
 }
 
 func startBaramOnce(t *testing.T, bin string, s baramSetup, dir string, attempt int) (*baramProc, error) {
-	p := &baramProc{mqtt: freeAddr(t)}
+	p := &baramProc{mqtt: proctest.FreeAddr(t)}
 	if s.ws {
-		p.ws = freeAddr(t)
+		p.ws = proctest.FreeAddr(t)
 	}
 	if s.wss {
-		p.wss = freeAddr(t)
+		p.wss = proctest.FreeAddr(t)
 	}
 	if s.admin {
-		p.admin = freeAddr(t)
+		p.admin = proctest.FreeAddr(t)
 	}
 	cfgPath := filepath.Join(dir, fmt.Sprintf("baram-%d.yaml", attempt))
 	if err := os.WriteFile(cfgPath, []byte(p.config(s, filepath.Join(dir, "data"))), 0o644); err != nil {
@@ -83,22 +78,17 @@ func startBaramOnce(t *testing.T, bin string, s baramSetup, dir string, attempt 
 	}
 	defer log.Close() // the child has its own descriptor
 	p.logPath = log.Name()
-	p.cmd = exec.Command(bin, "serve", "--config", cfgPath)
-	p.cmd.Dir = dir
-	p.cmd.Stdout, p.cmd.Stderr = log, log // *os.File: no copying goroutine
-	if err := p.cmd.Start(); err != nil {
+	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = log, log // *os.File: no copying goroutine
+	if p.proc, err = proctest.Start(cmd); err != nil {
 		return nil, fmt.Errorf("start baram: %w", err)
 	}
-	p.exited = make(chan struct{})
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.exited)
-	}()
 	t.Cleanup(func() { p.stop(t) })
-	if err := p.waitReady(); err != nil {
+	if err := p.proc.WaitListening(readyTimeout, p.mqtt, p.ws, p.wss, p.admin); err != nil {
 		p.quiet = true
 		p.stop(t)
-		return nil, err
+		return nil, fmt.Errorf("baram %v; its output:\n%s", err, p.output())
 	}
 	return p, nil
 }
@@ -130,56 +120,12 @@ func (p *baramProc) config(s baramSetup, dataDir string) string {
 	return b.String()
 }
 
-func (p *baramProc) running() bool {
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// waitReady polls every address until it accepts a connection.
-func (p *baramProc) waitReady() error {
-	deadline := time.Now().Add(readyTimeout)
-	for _, addr := range []string{p.mqtt, p.ws, p.wss, p.admin} {
-		for addr != "" {
-			if !p.running() {
-				return fmt.Errorf("baram exited before accepting connections (%v); its output:\n%s", p.waitErr, p.output())
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("baram did not accept connections on %s within %v; its output:\n%s", addr, readyTimeout, p.output())
-			}
-			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-				self := c.LocalAddr().String() == c.RemoteAddr().String()
-				c.Close()
-				if !self { // a TCP self-connect is not a listener
-					break
-				}
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	return nil
-}
-
 // stop ends the process by its PID: SIGTERM, and SIGKILL when it does not
 // exit in time. It logs the broker's output when the test failed.
 func (p *baramProc) stop(t *testing.T) {
-	if p.running() {
-		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			t.Errorf("SIGTERM baram: %v", err)
-		}
-		select {
-		case <-p.exited:
-		case <-time.After(exitTimeout):
-			p.cmd.Process.Kill()
-			t.Errorf("baram did not exit within %v of SIGTERM; killed", exitTimeout)
-			select {
-			case <-p.exited:
-			case <-time.After(exitTimeout):
-				t.Errorf("baram (pid %d) still alive %v after SIGKILL", p.cmd.Process.Pid, exitTimeout)
-			}
+	if p.proc.Running() {
+		if err := p.proc.Stop(exitTimeout, exitTimeout); err != nil {
+			t.Errorf("baram (pid %d): %v", p.proc.Cmd.Process.Pid, err)
 		}
 	}
 	if t.Failed() && !p.quiet {
@@ -214,27 +160,4 @@ func (p *baramProc) waitLog(t *testing.T, parts ...string) string {
 }
 
 // output returns the last 16KiB of what the process wrote.
-func (p *baramProc) output() string {
-	b, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return err.Error()
-	}
-	if len(b) > 16<<10 {
-		b = b[len(b)-16<<10:]
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			b = b[i+1:]
-		}
-	}
-	return string(b)
-}
-
-// freeAddr returns 127.0.0.1:PORT for a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func (p *baramProc) output() string { return proctest.Tail(p.logPath, 0, 16<<10) }

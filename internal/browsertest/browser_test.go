@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/baram-mqtt/baram/internal/proctest"
 	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
@@ -17,7 +18,7 @@ import (
 // listeners of a real baram, with Go clients over TCP on the other side.
 func TestBrowser(t *testing.T) {
 	node, jsDir := prerequisites(t)
-	bin, _ := baramBinary(t)
+	bin, _ := proctest.Baram(t)
 	pki := testpki.NewFiles(t)
 	origin := servePage(t, jsDir)
 	b := startBaram(t, bin, baramSetup{ws: true, wss: true, origins: []string{origin}, pki: pki})

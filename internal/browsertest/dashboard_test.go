@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/baram-mqtt/baram/internal/proctest"
 )
 
 // statsPoll is how often the dashboard reads /api/v1/stats (POLL_MS in
@@ -21,7 +23,7 @@ const statsPoll = time.Second
 // internal/admin/web/index.html.
 func TestDashboard(t *testing.T) {
 	node, jsDir := prerequisites(t)
-	bin, root := baramBinary(t)
+	bin, root := proctest.Baram(t)
 	if _, err := os.Stat(filepath.Join(root, "internal", "admin", "web", "index.html")); err != nil {
 		t.Skipf("this tree has no admin dashboard (internal/admin/web/index.html): %v", err)
 	}

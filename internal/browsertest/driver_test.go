@@ -4,7 +4,6 @@ package browsertest
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/baram-mqtt/baram/internal/proctest"
 )
 
 const (
@@ -237,19 +238,7 @@ func (d *driver) drain(timeout time.Duration) bool {
 }
 
 // log returns the last 16KiB of the driver's stderr.
-func (d *driver) log() string {
-	b, err := os.ReadFile(d.logPath)
-	if err != nil {
-		return err.Error()
-	}
-	if len(b) > 16<<10 {
-		b = b[len(b)-16<<10:]
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			b = b[i+1:]
-		}
-	}
-	return string(b)
-}
+func (d *driver) log() string { return proctest.Tail(d.logPath, 0, 16<<10) }
 
 // sel is the CSS selector of the element with data-testid id and, in
 // pairs, further attributes and values.

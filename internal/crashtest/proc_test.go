@@ -3,17 +3,15 @@
 package crashtest
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/baram-mqtt/baram/internal/proctest"
 )
 
 const (
@@ -32,9 +30,7 @@ type process struct {
 	runs               int
 	logStart           int64 // size of the log when the current run started
 
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when cmd has been waited for
-	waitErr error         // cmd.Wait's result; read after exited is closed
+	proc *proctest.Proc // the current run; nil before the first
 }
 
 // newProcess prepares a broker on a free 127.0.0.1 port with a new data
@@ -46,39 +42,17 @@ func newProcess(t *testing.T, bin string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &process{bin: bin, addr: freeAddr(t), dataDir: filepath.Join(dir, "data"), logPath: log.Name(), log: log}
+	p := &process{bin: bin, addr: proctest.FreeAddr(t), dataDir: filepath.Join(dir, "data"), logPath: log.Name(), log: log}
 	t.Cleanup(func() {
 		if p.running() {
-			p.cmd.Process.Kill()
-			p.waitExit(exitTimeout)
+			p.proc.Kill(exitTimeout)
 		}
 		log.Close()
 	})
 	return p
 }
 
-// freeAddr returns 127.0.0.1:PORT for a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func (p *process) running() bool {
-	if p.cmd == nil {
-		return false
-	}
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
-}
+func (p *process) running() bool { return p.proc != nil && p.proc.Running() }
 
 // start runs baram and waits until its port accepts connections. A run
 // that dies because something else holds the port for a moment (the port
@@ -97,23 +71,10 @@ func (p *process) startOnce() error {
 	if err := p.spawn(); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(readyTimeout)
-	for time.Now().Before(deadline) {
-		if !p.running() {
-			return fmt.Errorf("baram run %d exited before accepting connections (%v); its output:\n%s",
-				p.runs, p.waitErr, p.output(p.logStart))
-		}
-		if c, err := net.DialTimeout("tcp", p.addr, time.Second); err == nil {
-			self := c.LocalAddr().String() == c.RemoteAddr().String()
-			c.Close()
-			if !self { // a TCP self-connect is not a listener
-				return nil
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := p.proc.WaitListening(readyTimeout, p.addr); err != nil {
+		return fmt.Errorf("baram run %d %v; its output:\n%s", p.runs, err, p.output(p.logStart))
 	}
-	return fmt.Errorf("baram run %d did not accept connections on %s within %v; its output:\n%s",
-		p.runs, p.addr, readyTimeout, p.output(p.logStart))
+	return nil
 }
 
 // spawn starts a run without waiting for it to listen.
@@ -126,15 +87,11 @@ func (p *process) spawn() error {
 	cmd := exec.Command(p.bin, "serve", "--listen", p.addr, "--data-dir", p.dataDir, "--log-level", "warn")
 	cmd.Dir = filepath.Dir(p.dataDir)     // nothing lands in the source tree
 	cmd.Stdout, cmd.Stderr = p.log, p.log // an *os.File: no copying goroutine
-	if err := cmd.Start(); err != nil {
+	proc, err := proctest.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("start baram: %w", err)
 	}
-	p.cmd, p.exited = cmd, make(chan struct{})
-	exited := p.exited
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(exited)
-	}()
+	p.proc = proc
 	return nil
 }
 
@@ -147,18 +104,15 @@ func (p *process) killEarly(delay time.Duration) error {
 	time.Sleep(delay)
 	if !p.running() {
 		return fmt.Errorf("baram run %d exited by itself within %v of its start (%v); its output:\n%s",
-			p.runs, delay, p.waitErr, p.output(p.logStart))
+			p.runs, delay, p.proc.Err(), p.output(p.logStart))
 	}
 	return p.kill()
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
 func (p *process) kill() error {
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("SIGKILL: %w", err)
-	}
-	if !p.waitExit(exitTimeout) {
-		return fmt.Errorf("baram run %d still alive %v after SIGKILL", p.runs, exitTimeout)
+	if err := p.proc.Kill(exitTimeout); err != nil {
+		return fmt.Errorf("baram run %d: %w", p.runs, err)
 	}
 	return nil
 }
@@ -167,42 +121,16 @@ func (p *process) kill() error {
 // when it does not exit in time.
 func (p *process) stop() error {
 	if !p.running() {
-		return fmt.Errorf("baram run %d had already exited: %v", p.runs, p.waitErr)
+		return fmt.Errorf("baram run %d had already exited: %v", p.runs, p.proc.Err())
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return fmt.Errorf("SIGTERM: %w", err)
+	if err := p.proc.Stop(termTimeout, exitTimeout); err != nil {
+		return fmt.Errorf("baram run %d: %w", p.runs, err)
 	}
-	if !p.waitExit(termTimeout) {
-		p.kill()
-		return fmt.Errorf("baram run %d did not exit within %v of SIGTERM", p.runs, termTimeout)
-	}
-	if p.waitErr != nil {
-		return fmt.Errorf("baram run %d after SIGTERM: %v", p.runs, p.waitErr)
+	if err := p.proc.Err(); err != nil {
+		return fmt.Errorf("baram run %d after SIGTERM: %v", p.runs, err)
 	}
 	return nil
 }
 
-func (p *process) waitExit(timeout time.Duration) bool {
-	select {
-	case <-p.exited:
-		return true
-	case <-time.After(timeout):
-		return false
-	}
-}
-
 // output returns what the runs wrote from offset on, at most its last 8KiB.
-func (p *process) output(offset int64) string {
-	b, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return err.Error()
-	}
-	b = b[min(int(offset), len(b)):]
-	if len(b) > 8<<10 {
-		b = b[len(b)-8<<10:]
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			b = b[i+1:]
-		}
-	}
-	return string(b)
-}
+func (p *process) output(offset int64) string { return proctest.Tail(p.logPath, offset, 8<<10) }
