@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/baram-mqtt/baram/internal/auth"
 	"github.com/baram-mqtt/baram/internal/broker"
 	"github.com/baram-mqtt/baram/internal/brokertest"
+	"github.com/baram-mqtt/baram/internal/testlog"
 )
 
 // wait bounds every wait for something to happen.
@@ -40,25 +40,7 @@ type env struct {
 	srv        *Server
 	url        string // http://127.0.0.1:port
 	client     *http.Client
-	logs       *syncBuffer
-}
-
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs       *testlog.Buffer
 }
 
 var (
@@ -103,7 +85,7 @@ func start(t *testing.T, edits ...func(*Options)) *env {
 
 func startAdmin(t *testing.T, b *broker.Broker, brokerAddr string, edits ...func(*Options)) *env {
 	t.Helper()
-	logs := new(syncBuffer)
+	logs := new(testlog.Buffer)
 	o := Options{Version: "test", Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	for _, e := range edits {
 		e(&o)

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -9,30 +8,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/baram-mqtt/baram/internal/testlog"
 )
 
-// logBuffer collects log output safely across goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startWatch watches path, polling every 5 ms, until the test ends.
-func startWatch(t *testing.T, path string) (*Watched, *logBuffer) {
+func startWatch(t *testing.T, path string) (*Watched, *testlog.Buffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := watchPasswordFile(ctx, path, slog.New(slog.NewTextHandler(logs, nil)), 5*time.Millisecond)
 	if err != nil {
@@ -126,7 +109,7 @@ func TestWatchBrokenFileKeepsOld(t *testing.T) {
 
 func TestWatchReloadOnDemand(t *testing.T) {
 	path := writeFile(t, "passwd", sha512Entry("alice", "a"))
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w, err := WatchPasswordFile(ctx, path, slog.New(slog.NewTextHandler(logs, nil)))

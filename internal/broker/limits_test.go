@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/broker"
 	"github.com/baram-mqtt/baram/internal/brokertest"
 	"github.com/baram-mqtt/baram/internal/packet"
+	"github.com/baram-mqtt/baram/internal/testlog"
 )
 
 // Abuse limits (limits.go): each limit is exceeded by one client, which
@@ -364,7 +364,7 @@ func TestLimitAuthBackoff(t *testing.T) {
 
 // Refusals are logged at most once a second per source address.
 func TestLimitLogRateLimited(t *testing.T) {
-	var mu syncBuffer
+	var mu testlog.Buffer
 	b := broker.New(broker.Options{AllowAnonymous: true, Logger: slog.New(slog.NewTextHandler(&mu, nil))})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -391,22 +391,4 @@ func TestLimitLogRateLimited(t *testing.T) {
 	if n := strings.Count(mu.String(), "listener connection limit reached"); n != 1 {
 		t.Errorf("%d refusal lines logged within a second, want 1:\n%s", n, mu.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

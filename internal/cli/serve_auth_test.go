@@ -16,6 +16,7 @@ import (
 
 	"github.com/baram-mqtt/baram/internal/acl"
 	"github.com/baram-mqtt/baram/internal/config"
+	"github.com/baram-mqtt/baram/internal/testlog"
 )
 
 // testACL lets every client use its own clients/<client id>/#, and
@@ -255,7 +256,7 @@ func TestServeBadAuthFiles(t *testing.T) {
 // wait for a change to hold for a second) would see it.
 func TestReloadAuthFiles(t *testing.T) {
 	_, passwdFile, aclFile := writeAuthConfig(t, testACL)
-	var logs syncBuffer
+	var logs testlog.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	af, err := openAuthFiles(context.Background(), config.Auth{PasswordFile: passwdFile, ACLFile: aclFile}, logger)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/baram-mqtt/baram/internal/config"
 	"github.com/baram-mqtt/baram/internal/listener"
 	"github.com/baram-mqtt/baram/internal/store/open"
+	"github.com/baram-mqtt/baram/internal/testlog"
 )
 
 func TestServeMemoryStore(t *testing.T) {
@@ -87,7 +88,7 @@ func TestServeLockedInProcess(t *testing.T) {
 	defer st.Close()
 	cfg := config.Default()
 	cfg.Store.Dir = dir
-	var stderr syncBuffer
+	var stderr testlog.Buffer
 	err = serve(context.Background(), &cfg, &stderr, noListen(t))
 	if err == nil || !strings.Contains(err.Error(), "store "+dir+": locked by another store open in this process") {
 		t.Errorf("serve on a locked directory: %v", err)

@@ -14,38 +14,20 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/config"
 	"github.com/baram-mqtt/baram/internal/listener"
+	"github.com/baram-mqtt/baram/internal/testlog"
 )
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // server is a serve command running in process.
 type server struct {
 	cancel context.CancelFunc
 	done   chan int // receives the exit status
-	stderr *syncBuffer
+	stderr *testlog.Buffer
 	addr   string // the first listener's address, from the startup line
 }
 
@@ -63,7 +45,7 @@ func startServe(t *testing.T, args ...string) *server {
 		args = append([]string{"--admin="}, args...)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{cancel: cancel, done: make(chan int, 1), stderr: new(syncBuffer)}
+	s := &server{cancel: cancel, done: make(chan int, 1), stderr: new(testlog.Buffer)}
 	go func() {
 		s.done <- Execute(ctx, append([]string{"serve"}, args...), io.Discard, s.stderr)
 	}()

@@ -27,6 +27,7 @@ import (
 
 	"github.com/baram-mqtt/baram/internal/config"
 	"github.com/baram-mqtt/baram/internal/listener"
+	"github.com/baram-mqtt/baram/internal/testlog"
 	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
@@ -382,7 +383,7 @@ func tlsTestListener(t *testing.T, l config.Listener, logger *slog.Logger) openL
 // the SIGHUP goroutine calls, on the reloaders that serve makes.
 func TestReloadTLS(t *testing.T) {
 	p := testpki.NewFiles(t)
-	var logs syncBuffer
+	var logs testlog.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	ln := tlsTestListener(t, config.Listener{Protocol: config.ProtocolMQTTS, Address: "127.0.0.1:0",
 		TLS: &config.TLS{Cert: p.CertFile, Key: p.KeyFile}}, logger)
@@ -455,7 +456,7 @@ func TestReloadAllGoesOn(t *testing.T) {
 }
 
 func TestWatchReload(t *testing.T) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	called := make(chan struct{}, 1)
 	rs := []reloader{{"thing", func() error { called <- struct{}{}; return nil }}}

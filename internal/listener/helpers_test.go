@@ -1,7 +1,6 @@
 package listener
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -175,26 +174,6 @@ func (s *testServer) servedSerial(t *testing.T, cfg *tls.Config) string {
 	t.Helper()
 	cs, _ := s.mustAccept(t, cfg)
 	return cs.PeerCertificates[0].SerialNumber.String()
-}
-
-// logBuffer is a concurrency-safe log sink that tests can search.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// contains reports whether s was logged.
-func (b *logBuffer) contains(s string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Contains(b.buf.String(), s)
 }
 
 // eventually polls cond until it holds or the time runs out.

@@ -14,6 +14,7 @@ import (
 
 	proxyproto "github.com/pires/go-proxyproto"
 
+	"github.com/baram-mqtt/baram/internal/testlog"
 	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
@@ -21,7 +22,7 @@ import (
 type proxyServer struct {
 	ln   net.Listener
 	addr string
-	logs *logBuffer
+	logs *testlog.Buffer
 }
 
 // startProxy opens ProxyProtocol on 127.0.0.1:0 with trusted and
@@ -32,7 +33,7 @@ func startProxy(t *testing.T, trusted []netip.Prefix, headerTimeout time.Duratio
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := new(logBuffer)
+	logs := new(testlog.Buffer)
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ln := ProxyProtocol(tcp, trusted, headerTimeout, logger)
 	t.Cleanup(func() { ln.Close() })
@@ -187,7 +188,7 @@ func TestProxyRefusals(t *testing.T) {
 			c := tt.s.dial(t, tt.parts...)
 			expectClosed(t, c)
 			line := `msg="PROXY protocol: connection refused" remote=` + c.LocalAddr().String() + ` err="` + tt.log
-			eventually(t, "the log line", func() bool { return tt.s.logs.contains(line) })
+			eventually(t, "the log line", func() bool { return tt.s.logs.Contains(line) })
 		})
 	}
 	// The listeners go on: a good connection after all that is served.

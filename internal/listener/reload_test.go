@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baram-mqtt/baram/internal/testlog"
 	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
@@ -100,7 +101,7 @@ func TestReloadCRL(t *testing.T) {
 // file is broken: Reload returns the error, and the poller logs it.
 func TestReloadBrokenKeepsOld(t *testing.T) {
 	p := newPKI(t)
-	var logs logBuffer
+	var logs testlog.Buffer
 	cfg := p.cfg
 	cfg.PollInterval = 20 * time.Millisecond
 	s := serve(t, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
@@ -117,12 +118,12 @@ func TestReloadBrokenKeepsOld(t *testing.T) {
 	// A change the poller sees: a key that does not match the certificate.
 	testpki.WriteFile(t, p.dir, "server.key", p.ca.Issue(t, testpki.Opts{}).KeyPEM)
 	testpki.WriteFile(t, p.dir, "server.pem", p.server.CertPEM)
-	eventually(t, "the poller's error", func() bool { return logs.contains("private key does not match") })
+	eventually(t, "the poller's error", func() bool { return logs.Contains("private key does not match") })
 	if got := s.servedSerial(t, p.clientConfig()); got != want {
 		t.Fatalf("served serial %s after a failed poll, want the old %s", got, want)
 	}
 
 	// Fixing the files recovers without a restart.
 	testpki.WriteFile(t, p.dir, "server.key", p.server.KeyPEM)
-	eventually(t, "the reload", func() bool { return logs.contains("TLS certificates reloaded") })
+	eventually(t, "the reload", func() bool { return logs.Contains("TLS certificates reloaded") })
 }

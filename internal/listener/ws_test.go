@@ -18,6 +18,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/baram-mqtt/baram/internal/testlog"
 	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
@@ -64,7 +65,7 @@ func readPacket(r io.Reader) ([]byte, error) {
 type wsServer struct {
 	ln       net.Listener
 	url      string // ws://127.0.0.1:port/path or wss://...
-	logs     *logBuffer
+	logs     *testlog.Buffer
 	accepted []net.Conn // closed when the test ends
 }
 
@@ -80,7 +81,7 @@ func startWS(t *testing.T, o WSOptions, tl *TLS) *wsServer {
 	if tl != nil {
 		inner, scheme = tls.NewListener(tcp, tl.Config()), "wss"
 	}
-	logs := new(logBuffer)
+	logs := new(testlog.Buffer)
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ln := WebSocket(inner, o, logger)
 	path := o.Path
@@ -385,12 +386,12 @@ func TestWSRefusals(t *testing.T) {
 			if d.resp == nil || d.resp.StatusCode != tt.status {
 				t.Fatalf("dial: %v, response %v; want status %d", err, d.resp, tt.status)
 			}
-			if !s.logs.contains(tt.log) {
+			if !s.logs.Contains(tt.log) {
 				t.Errorf("log lacks %q", tt.log)
 			}
 		})
 	}
-	if !s.logs.contains(`origin=https://evil.example err="failed to accept WebSocket connection: request Origin \"evil.example\" is not authorized`) {
+	if !s.logs.Contains(`origin=https://evil.example err="failed to accept WebSocket connection: request Origin \"evil.example\" is not authorized`) {
 		t.Errorf("the refused origin is not logged with its reason")
 	}
 
@@ -656,7 +657,7 @@ func TestWSS(t *testing.T) {
 	if _, err := dialWS(t, s.url, websocket.DialOptions{Subprotocols: []string{"mqtt"}}, &tls.Config{ServerName: "localhost"}); err == nil {
 		t.Fatal("dial with an untrusted server certificate succeeded")
 	}
-	eventually(t, "the TLS handshake error in the log", func() bool { return s.logs.contains("TLS handshake error") })
+	eventually(t, "the TLS handshake error in the log", func() bool { return s.logs.Contains("TLS handshake error") })
 	mustDialWS(t, s.url, p.clientConfig())
 	s.accept(t)
 }
