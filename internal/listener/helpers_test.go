@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -174,6 +175,33 @@ func (s *testServer) servedSerial(t *testing.T, cfg *tls.Config) string {
 	t.Helper()
 	cs, _ := s.mustAccept(t, cfg)
 	return cs.PeerCertificates[0].SerialNumber.String()
+}
+
+// acceptWithin accepts one connection from ln within ioTimeout; when none
+// comes it closes ln (which ends the Accept) and fails the test.
+func acceptWithin(t *testing.T, ln net.Listener) net.Conn {
+	t.Helper()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := ln.Accept()
+		ch <- res{c, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatalf("Accept: %v", r.err)
+		}
+		return r.c
+	case <-time.After(ioTimeout):
+		ln.Close()
+		<-ch
+		t.Fatal("Accept returned no connection")
+		return nil
+	}
 }
 
 // eventually polls cond until it holds or the time runs out.

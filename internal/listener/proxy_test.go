@@ -44,28 +44,9 @@ func startProxy(t *testing.T, trusted []netip.Prefix, headerTimeout time.Duratio
 // test ends.
 func (s *proxyServer) accept(t *testing.T) net.Conn {
 	t.Helper()
-	type res struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := s.ln.Accept()
-		ch <- res{c, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			t.Fatalf("Accept: %v", r.err)
-		}
-		t.Cleanup(func() { r.c.Close() })
-		return r.c
-	case <-time.After(ioTimeout):
-		s.ln.Close()
-		<-ch
-		t.Fatal("Accept returned no connection")
-		return nil
-	}
+	c := acceptWithin(t, s.ln)
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // dial connects to s and writes each of parts in a Write of its own.

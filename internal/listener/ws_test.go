@@ -104,28 +104,9 @@ func startWS(t *testing.T, o WSOptions, tl *TLS) *wsServer {
 // accept accepts one connection, within ioTimeout.
 func (s *wsServer) accept(t *testing.T) net.Conn {
 	t.Helper()
-	type res struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := s.ln.Accept()
-		ch <- res{c, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			t.Fatalf("Accept: %v", r.err)
-		}
-		s.accepted = append(s.accepted, r.c)
-		return r.c
-	case <-time.After(ioTimeout):
-		s.ln.Close() // ends the Accept above
-		<-ch
-		t.Fatal("Accept returned no connection")
-		return nil
-	}
+	c := acceptWithin(t, s.ln)
+	s.accepted = append(s.accepted, c)
+	return c
 }
 
 // wsDial is the client side of a WebSocket dial.
