@@ -197,4 +197,9 @@ func TestBlockedWriteAbandoned(t *testing.T) {
 	if took > 200*time.Millisecond+StopGrace+time.Second || pr.Abandoned != 1 || len(pr.Errors) != 0 || pr.Sent == 0 {
 		t.Fatalf("took %v: abandoned %d, sent %d, errors %v", took, pr.Abandoned, pr.Sent, pr.Errors)
 	}
+	// The rate counts the time blocked: sending ended when the write was
+	// abandoned, not at the last write that completed.
+	if pr.Elapsed < (200*time.Millisecond + StopGrace).Seconds() {
+		t.Errorf("elapsed %vs, rate %v: the blocked second is not counted", pr.Elapsed, pr.Rate)
+	}
 }

@@ -135,8 +135,9 @@ type PubResult struct {
 	Sent        int64   `json:"sent"`
 	Acked       int64   `json:"acked"` // PUBACK (QoS 1) or PUBCOMP (QoS 2); Sent at QoS 0
 	Elapsed     float64 `json:"elapsed_s"`
-	// Rate is acknowledged messages per second (sent ones at QoS 0), from
-	// the first send to the last acknowledgement.
+	// Rate is acknowledged messages per second, from the first send to the
+	// last acknowledgement; at QoS 0, sent messages per second until the
+	// publishers stopped (a write blocked until abandoned counts).
 	Rate float64 `json:"msgs_per_s"`
 	// Latency is publish to PUBACK (QoS 1) or to PUBCOMP (QoS 2).
 	Latency Percentiles `json:"latency"`
@@ -316,6 +317,11 @@ func runPublishers(ctx context.Context, cfg *PubConfig, pubs []*publisher) *PubR
 		go func() {
 			defer wg.Done()
 			p.write(stop, &errs)
+			if p.qos == 0 {
+				// Sending ended now, blocked writes included: rates
+				// divide by this, not by the last write that completed.
+				p.last.Store(int64(time.Since(p.epoch)))
+			}
 			if !p.broken {
 				p.drain(cfg.DrainTimeout)
 			}
