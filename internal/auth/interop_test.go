@@ -6,21 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// mosquittoPasswd returns the path of mosquitto_passwd, skipping the test
-// when it is missing unless BARAM_REQUIRE_INTEROP is set.
-func mosquittoPasswd(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("mosquitto_passwd")
-	if err != nil {
-		if os.Getenv("BARAM_REQUIRE_INTEROP") != "" {
-			t.Fatalf("mosquitto_passwd not found and BARAM_REQUIRE_INTEROP is set: %v", err)
-		}
-		t.Skip("mosquitto_passwd not found (Debian package mosquitto); set BARAM_REQUIRE_INTEROP=1 to fail instead of skipping")
-	}
-	return bin
-}
+	"github.com/baram-mqtt/baram/internal/proctest"
+)
 
 func runTool(t *testing.T, bin string, args ...string) {
 	t.Helper()
@@ -32,7 +20,7 @@ func runTool(t *testing.T, bin string, args ...string) {
 // TestMosquittoPasswdFile loads files written by the real mosquitto_passwd,
 // in its default PBKDF2-SHA512 format and in its older SHA-512 one.
 func TestMosquittoPasswdFile(t *testing.T) {
-	bin := mosquittoPasswd(t)
+	bin := proctest.Tool(t, "mosquitto_passwd", "mosquitto")
 	path := filepath.Join(t.TempDir(), "passwd")
 	runTool(t, bin, "-c", "-b", path, "alice", "alice-pw")
 	runTool(t, bin, "-b", path, "bob", "bob pw with spaces")
@@ -67,7 +55,7 @@ func TestMosquittoPasswdFile(t *testing.T) {
 // DeleteUser and hands it back to mosquitto_passwd, which must still be able
 // to update it.
 func TestEditMosquittoFile(t *testing.T) {
-	bin := mosquittoPasswd(t)
+	bin := proctest.Tool(t, "mosquitto_passwd", "mosquitto")
 	path := filepath.Join(t.TempDir(), "passwd")
 	runTool(t, bin, "-c", "-b", path, "alice", "alice-pw")
 	runTool(t, bin, "-b", path, "bob", "bob-pw")

@@ -27,6 +27,7 @@ import (
 
 	"github.com/baram-mqtt/baram/internal/config"
 	"github.com/baram-mqtt/baram/internal/listener"
+	"github.com/baram-mqtt/baram/internal/proctest"
 	"github.com/baram-mqtt/baram/internal/testlog"
 	"github.com/baram-mqtt/baram/internal/testpki"
 )
@@ -146,7 +147,7 @@ func TestServeMQTTSWithClientCertificates(t *testing.T) {
 	t.Logf("without a client certificate: %v", err)
 
 	t.Run("mosquitto_pub", func(t *testing.T) {
-		pub := mosquittoPub(t)
+		pub := proctest.Tool(t, "mosquitto_pub", "mosquitto-clients")
 		_, port, _ := net.SplitHostPort(s.addr)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*tlsWait)
 		defer cancel()
@@ -204,20 +205,6 @@ func TestServeMQTTSIdentityAsUsername(t *testing.T) {
 	if _, err := connectTLS(t, plainAddr, p.CA.ClientConfig(p.Client.TLS(t)), "elsewhere"); err == nil || !strings.Contains(err.Error(), "failed to connect to server") {
 		t.Errorf("CONNECT with a certificate on the listener without identity_as_username: %v, want a refusal in CONNACK", err)
 	}
-}
-
-// mosquittoPub returns the path of mosquitto_pub, skipping the test when
-// it is missing unless BARAM_REQUIRE_INTEROP is set.
-func mosquittoPub(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("mosquitto_pub")
-	if err != nil {
-		if os.Getenv("BARAM_REQUIRE_INTEROP") != "" {
-			t.Fatalf("BARAM_REQUIRE_INTEROP is set and mosquitto_pub is missing: %v", err)
-		}
-		t.Skip("mosquitto_pub is not installed (Debian package mosquitto-clients)")
-	}
-	return path
 }
 
 func TestServeMQTTSFromFlags(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -12,23 +11,10 @@ import (
 
 	"github.com/baram-mqtt/baram/internal/broker"
 	"github.com/baram-mqtt/baram/internal/brokertest"
+	"github.com/baram-mqtt/baram/internal/proctest"
 )
 
 var versions = []string{"mqttv31", "mqttv311", "mqttv5"}
-
-// needTool skips when a Mosquitto client is missing, except in CI
-// (BARAM_REQUIRE_INTEROP=1), where a skip would hide a missing install.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("BARAM_REQUIRE_INTEROP") != "" {
-			t.Fatalf("%s not installed (apt-get install mosquitto-clients)", name)
-		}
-		t.Skipf("%s not installed (apt-get install mosquitto-clients)", name)
-	}
-	return path
-}
 
 // sub runs mosquitto_sub and returns once its SUBACK arrived; lines
 // yields its output lines ("topic payload" with -v).
@@ -39,7 +25,7 @@ type sub struct {
 
 func startSub(t *testing.T, port string, args ...string) *sub {
 	t.Helper()
-	bin := needTool(t, "mosquitto_sub")
+	bin := proctest.Tool(t, "mosquitto_sub", "mosquitto-clients")
 	stdbuf, err := exec.LookPath("stdbuf")
 	if err != nil {
 		t.Fatal("stdbuf (coreutils) is needed to read mosquitto_sub line by line")
@@ -102,7 +88,7 @@ func (s *sub) expect(t *testing.T, want string) {
 
 func pub(t *testing.T, port string, args ...string) {
 	t.Helper()
-	bin := needTool(t, "mosquitto_pub")
+	bin := proctest.Tool(t, "mosquitto_pub", "mosquitto-clients")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	all := append([]string{"-h", "127.0.0.1", "-p", port}, args...)

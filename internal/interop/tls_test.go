@@ -11,6 +11,7 @@ import (
 
 	"github.com/baram-mqtt/baram/internal/broker"
 	"github.com/baram-mqtt/baram/internal/listener"
+	"github.com/baram-mqtt/baram/internal/proctest"
 	"github.com/baram-mqtt/baram/internal/testpki"
 )
 
@@ -96,7 +97,7 @@ func startTLS(t *testing.T, f tlsFiles) string {
 // code (-1 if it did not exit by itself) and output.
 func tlsPub(t *testing.T, port string, args ...string) (int, string) {
 	t.Helper()
-	bin := needTool(t, "mosquitto_pub")
+	bin := proctest.Tool(t, "mosquitto_pub", "mosquitto-clients")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	all := append([]string{"-h", "127.0.0.1", "-p", port}, args...)
@@ -120,8 +121,8 @@ func tlsPub(t *testing.T, port string, args ...string) (int, string) {
 // Mosquitto clients: only a valid, unrevoked certificate from the client
 // CA, over a server certificate the client trusts, gets a message through.
 func TestMosquittoTLSClientCertificates(t *testing.T) {
-	needTool(t, "mosquitto_pub")
-	needTool(t, "mosquitto_sub")
+	proctest.Tool(t, "mosquitto_pub", "mosquitto-clients")
+	proctest.Tool(t, "mosquitto_sub", "mosquitto-clients")
 	f := makeTLSFiles(t)
 	port := startTLS(t, f)
 

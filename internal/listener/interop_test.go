@@ -4,36 +4,22 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/baram-mqtt/baram/internal/proctest"
 	"github.com/baram-mqtt/baram/internal/testpki"
 )
-
-// mosquittoPub returns the path of mosquitto_pub, skipping the test when
-// it is missing unless BARAM_REQUIRE_INTEROP is set.
-func mosquittoPub(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("mosquitto_pub")
-	if err != nil {
-		if os.Getenv("BARAM_REQUIRE_INTEROP") != "" {
-			t.Fatalf("BARAM_REQUIRE_INTEROP is set and mosquitto_pub is missing: %v", err)
-		}
-		t.Skip("mosquitto_pub is not installed")
-	}
-	return path
-}
 
 // TestOpenSSLClient handshakes with mosquitto_pub (OpenSSL), which must
 // send its certificate although the server names no acceptable CAs. It
 // checks the TLS side only: the verdict, the identity, and that the
 // first byte after the handshake is an MQTT CONNECT.
 func TestOpenSSLClient(t *testing.T) {
-	pub := mosquittoPub(t)
+	pub := proctest.Tool(t, "mosquitto_pub", "mosquitto-clients")
 	p := newPKI(t)
 	alice := p.ca.Issue(t, testpki.Opts{CN: "alice"})
 	mallory := p.ca.Issue(t, testpki.Opts{CN: "mallory"})

@@ -115,6 +115,23 @@ func moduleRoot(goCmd string) (string, error) {
 	}
 }
 
+// Tool returns the path of the program name, an interoperability peer
+// such as mosquitto_pub, found in PATH; pkg is the Debian package that
+// installs it. When it is missing the test is skipped, or fails when
+// BARAM_REQUIRE_INTEROP is set (as in CI, where a skip would hide a
+// missing install).
+func Tool(t testing.TB, name, pkg string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("BARAM_REQUIRE_INTEROP") != "" {
+			t.Fatalf("BARAM_REQUIRE_INTEROP is set and %s is missing (Debian package %s): %v", name, pkg, err)
+		}
+		t.Skipf("%s is not installed (Debian package %s); set BARAM_REQUIRE_INTEROP=1 to fail instead of skipping", name, pkg)
+	}
+	return path
+}
+
 // FreeAddr returns 127.0.0.1:PORT for a port that was free a moment ago;
 // another process may take it before the child listens on it, so a
 // caller retries a start that fails with "address already in use".
