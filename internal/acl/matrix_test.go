@@ -1,12 +1,11 @@
 package acl
 
 import (
-	"bufio"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/baram-mqtt/baram/internal/testtable"
 )
 
 // TestMatrix checks every testdata/matrix/NAME.acl against the expected
@@ -29,24 +28,10 @@ func TestMatrix(t *testing.T) {
 
 // runMatrix runs the checks of one expected-results file.
 func runMatrix(t *testing.T, a *ACL, path string) {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	clients := map[string]Client{}
 	checks := 0
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || text[0] == ';' {
-			continue
-		}
-		at := filepath.Base(path) + ":" + strconv.Itoa(line)
-		fields, err := splitFields(text)
-		if err != nil || len(fields) != 4 {
-			t.Fatalf("%s: want 4 fields: %q (%v)", at, text, err)
-		}
+	for _, row := range testtable.Read(t, path, 4) {
+		at, fields := row.At, row.Fields
 		if fields[0] == "client" {
 			c := Client{Username: fields[2], HasUsername: fields[2] != "-", ClientID: fields[3]}
 			if !c.HasUsername {
@@ -79,35 +64,7 @@ func runMatrix(t *testing.T, a *ACL, path string) {
 		}
 		checks++
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
 	if checks < 10 {
 		t.Fatalf("only %d checks in %s", checks, path)
 	}
-}
-
-// splitFields splits on blanks; a field starting with '"' is a Go quoted
-// string.
-func splitFields(s string) ([]string, error) {
-	var out []string
-	for s = strings.TrimLeft(s, " \t"); s != ""; s = strings.TrimLeft(s, " \t") {
-		if s[0] == '"' {
-			q, err := strconv.QuotedPrefix(s)
-			if err != nil {
-				return nil, err
-			}
-			v, _ := strconv.Unquote(q)
-			out = append(out, v)
-			s = s[len(q):]
-			continue
-		}
-		end := strings.IndexAny(s, " \t")
-		if end < 0 {
-			end = len(s)
-		}
-		out = append(out, s[:end])
-		s = s[end:]
-	}
-	return out, nil
 }

@@ -1,34 +1,19 @@
 package acl
 
 import (
-	"bufio"
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/baram-mqtt/baram/internal/testtable"
 	"github.com/baram-mqtt/baram/internal/topic"
 )
 
 // TestMatchNameModel checks a literal rule against topic.Match on the
 // topic package's matching table.
 func TestMatchNameModel(t *testing.T) {
-	f, err := os.Open("../topic/testdata/match.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	n := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || text[0] == ';' {
-			continue
-		}
-		fields, err := splitFields(text)
-		if err != nil || len(fields) != 3 {
-			t.Fatalf("bad line %q", text)
-		}
-		filter, name := fields[0], fields[1]
+	for _, row := range testtable.Read(t, "../topic/testdata/match.txt", 3) {
+		filter, name := row.Fields[0], row.Fields[1]
 		r := compile(filter, Read, false)
 		if got, want := r.matchName(name, &Client{}), topic.Match(filter, name); got != want {
 			t.Errorf("rule %q vs %q = %v, topic.Match says %v", filter, name, got, want)
