@@ -214,20 +214,13 @@ func TestCheckFiles(t *testing.T) {
 		Certs:    []CertKey{{Cert: cert, Key: key}, {Cert: cert, Key: missing}},
 		ClientCA: empty, CRL: missing,
 	}
-	err := c.CheckFiles()
-	want := []string{
-		"listeners[1].tls.cert: cannot read " + missing + ": no such file or directory",
-		"listeners[1].tls.key: cannot read " + dir + ": it is a directory",
-		"listeners[1].tls.certs[1].key: cannot read " + missing + ": no such file or directory",
-		"listeners[1].tls.client_ca: cannot read " + empty + ": it is empty",
-		"listeners[1].tls.crl: cannot read " + missing + ": no such file or directory",
-	}
-	if err == nil || !reflect.DeepEqual(strings.Split(err.Error(), "\n"), want) {
-		t.Errorf("CheckFiles:\n got %v\nwant %s", err, strings.Join(want, "\n"))
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("CheckFiles error does not wrap fs.ErrNotExist: %v", err)
-	}
+	wantCheckFiles(t, &c,
+		"listeners[1].tls.cert: cannot read "+missing+": no such file or directory",
+		"listeners[1].tls.key: cannot read "+dir+": it is a directory",
+		"listeners[1].tls.certs[1].key: cannot read "+missing+": no such file or directory",
+		"listeners[1].tls.client_ca: cannot read "+empty+": it is empty",
+		"listeners[1].tls.crl: cannot read "+missing+": no such file or directory",
+	)
 
 	// Files of listeners that are not mqtts are not looked at.
 	c.Listeners = []Listener{{Protocol: ProtocolMQTT, Address: ":1883", TLS: &TLS{Cert: missing}}}

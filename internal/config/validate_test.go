@@ -262,11 +262,17 @@ func TestCheckFilesAuth(t *testing.T) {
 
 	missing := filepath.Join(dir, "missing")
 	c.Auth.PasswordFile, c.Auth.ACLFile = missing, dir
+	wantCheckFiles(t, &c,
+		"auth.password_file: cannot read "+missing+": no such file or directory",
+		"auth.acl_file: cannot read "+dir+": it is a directory",
+	)
+}
+
+// wantCheckFiles fails the test unless c.CheckFiles reports exactly the
+// lines of want, in an error that wraps fs.ErrNotExist.
+func wantCheckFiles(t *testing.T, c *Config, want ...string) {
+	t.Helper()
 	err := c.CheckFiles()
-	want := []string{
-		"auth.password_file: cannot read " + missing + ": no such file or directory",
-		"auth.acl_file: cannot read " + dir + ": it is a directory",
-	}
 	if err == nil || !reflect.DeepEqual(strings.Split(err.Error(), "\n"), want) {
 		t.Errorf("CheckFiles:\n got %v\nwant %s", err, strings.Join(want, "\n"))
 	}
