@@ -584,6 +584,28 @@ func TestWSConnClose(t *testing.T) {
 	}
 }
 
+// TestWSConnDeadlineAfterClose checks that setting a read deadline on a
+// closed connection whose deadline timer was pending returns: the broker
+// does that when it kicks a client whose socket its writer closed (it
+// hung serve's shutdown).
+func TestWSConnDeadlineAfterClose(t *testing.T) {
+	s := startWS(t, WSOptions{}, nil)
+	mustDialWS(t, s.url, nil)
+	c := s.accept(t)
+	c.SetReadDeadline(time.Now().Add(time.Hour)) // a pending timer
+	c.Close()
+	done := make(chan struct{})
+	go func() {
+		c.SetReadDeadline(time.Unix(1, 0))
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(ioTimeout):
+		t.Fatal("SetReadDeadline after Close hangs")
+	}
+}
+
 // TestWSConnCloseSilentPeer checks that Close does not wait long for a
 // client that does not answer the close frame.
 func TestWSConnCloseSilentPeer(t *testing.T) {

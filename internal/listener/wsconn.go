@@ -263,12 +263,15 @@ func (d *deadline) wait() chan struct{} {
 	return d.cancel
 }
 
-// stop stops the timer, if any.
+// stop stops the timer, if any. It forgets the timer too: set waits for
+// a timer that Stop reports as no longer pending to close cancel, which a
+// stopped one never does (a SetReadDeadline after Close hung forever).
 func (d *deadline) stop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.timer != nil {
 		d.timer.Stop()
+		d.timer = nil
 	}
 }
 
