@@ -15,19 +15,28 @@ import (
 )
 
 // Read buffer sizes: a connection starts small and returns to small when
-// it goes quiet, so idle clients cost little memory.
+// it goes quiet, so idle clients cost little memory. A plain TCP
+// connection holds no read buffer at all while idle: it waits for
+// readability without one (readwait_unix.go) and takes a pooled buffer
+// of poolReadBuf bytes for each burst.
 const (
 	minReadBuf  = 512
 	idleReadBuf = 4 << 10
+	poolReadBuf = 4 << 10
 )
+
+// readBufs holds the read buffers of plain TCP connections between bursts.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, poolReadBuf); return &b }}
 
 // conn is one client connection. Its reader goroutine (serve) owns the
 // connection and its cleanup; the writer goroutine (writeLoop) is started
 // and waited for by the reader.
 type conn struct {
-	b   *Broker
-	nc  net.Conn
-	log *slog.Logger
+	b      *Broker
+	nc     net.Conn
+	remote string // nc.RemoteAddr, for logs
+	log    *slog.Logger
+	lh     connLog // log's handler
 
 	// Set while handling CONNECT by the reader, read-only afterwards.
 	version     byte
@@ -43,26 +52,29 @@ type conn struct {
 	lim         connLimits // abuse limits; see the field comments
 
 	// Owned by the reader goroutine.
-	rbuf      []byte
+	rbuf      []byte            // nil while a plain TCP connection is idle
+	readWait  func() error      // waits until the socket is readable; nil where unsupported
+	pooled    *[]byte           // the readBufs holder rbuf came from, nil if none
 	need      int               // length of the packet being awaited, 0 if unknown
-	pub       packet.Publish    // reused for every inbound PUBLISH
+	pub       *packet.Publish   // reused for every inbound PUBLISH; nil until the first
 	tx        *txn              // the read batch being handled
 	aliasesIn map[uint16]string // inbound topic aliases (v5)
 	will      *session.Message  // the Last Will, nil once disarmed
 	willDelay time.Duration
 	ea        enhancedAuth // MQTT 5 enhanced authentication
 
-	// Guarded by the attached session's mu: only Sink methods touch it.
+	// Guarded by the attached session's mu: only Sink methods touch them.
 	aliasesOut map[string]uint16
+	pubOut     *packet.Publish // reused to encode every outbound PUBLISH; nil until the first
 
 	outMu    sync.Mutex
-	out      []byte        // encoded packets waiting for the writer; guarded by outMu
-	outShut  bool          // no more writes; writer flushes and closes; guarded by outMu
-	kickCode *byte         // reason for a server-side close; guarded by outMu
-	wake     chan struct{} // cap 1: the writer has work
-	drained  chan struct{} // cap 1: the writer took a batch out of c.out
-	wdone    chan struct{} // closed when the writer has ended
-	done     chan struct{} // closed when cleanup is complete
+	out      []byte         // encoded packets waiting for the writer; guarded by outMu
+	outShut  bool           // no more writes; writer flushes and closes; guarded by outMu
+	kickCode *byte          // reason for a server-side close; guarded by outMu
+	writing  bool           // a writer goroutine runs; guarded by outMu
+	writers  sync.WaitGroup // the writer goroutines (one at a time)
+	drained  chan struct{}  // cap 1: the writer took a batch out of c.out
+	done     chan struct{}  // closed when cleanup is complete
 }
 
 // clientLimits are the v5 CONNECT properties that bound what we send.
@@ -74,25 +86,25 @@ type clientLimits struct {
 }
 
 func newConn(b *Broker, nc net.Conn, lo ListenerOptions) *conn {
-	return &conn{
-		b:       b,
-		nc:      nc,
-		log:     b.log.With("remote", nc.RemoteAddr().String()),
-		rbuf:    make([]byte, 0, minReadBuf),
-		wake:    make(chan struct{}, 1),
-		drained: make(chan struct{}, 1),
-		wdone:   make(chan struct{}),
-		done:    make(chan struct{}),
-		peer:    clientLimits{problemInfo: true},
-		tx:      b.newTxn(),
-		lo:      lo,
+	c := &conn{
+		b:        b,
+		nc:       nc,
+		remote:   nc.RemoteAddr().String(),
+		drained:  make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		peer:     clientLimits{problemInfo: true},
+		tx:       b.newTxn(),
+		lo:       lo,
+		readWait: readWaiter(nc),
 	}
+	c.lh = connLog{c: c, h: b.log.Handler()}
+	c.log = slog.New(&c.lh)
+	return c
 }
 
 // serve runs the connection to its end; the caller counts it in b.wg.
 func (c *conn) serve() {
 	defer close(c.done)
-	go c.writeLoop()
 	err := c.readLoop()
 	c.finish(err)
 }
@@ -105,7 +117,7 @@ func (c *conn) finish(err error) {
 		c.b.detach(c)
 	}
 	c.shutWriter()
-	<-c.wdone
+	c.writers.Wait()
 	c.nc.Close()
 }
 
@@ -116,7 +128,7 @@ func (c *conn) reportEnd(err error) {
 	switch {
 	case err == nil, errors.Is(err, errDisconnect), errors.Is(err, errRefused):
 		c.log.Debug("client disconnected")
-	case errors.Is(err, errKicked), errors.Is(err, errWriterGone):
+	case errors.Is(err, errKicked):
 		c.log.Debug("client disconnected by server")
 	case isClientCertError(err):
 		c.log.Info("TLS handshake refused", "err", err)
@@ -213,6 +225,11 @@ func (c *conn) readLoop() error {
 
 // fill reads once into the free end of rbuf, growing it if full.
 func (c *conn) fill() error {
+	if cap(c.rbuf) == 0 {
+		if err := c.takeReadBuf(); err != nil {
+			return err
+		}
+	}
 	if len(c.rbuf) == cap(c.rbuf) {
 		// Double, up to the awaited packet: growing straight to the length
 		// a header claims would let five bytes cost MaxPacketSize of memory.
@@ -297,23 +314,46 @@ func (c *conn) handlePackets() (int, error) {
 // its own TCP window instead of the broker's memory.
 func (c *conn) waitDrained() error {
 	for c.backlog() > c.b.opts.MaxOutboundBytes {
-		select {
-		case <-c.drained:
-		case <-c.wdone:
-			return errWriterGone
-		}
+		<-c.drained // the writer takes a batch, or fails and empties c.out
 	}
 	return nil
 }
 
-// compact drops the n handled bytes, and shrinks a large buffer that has
-// drained.
+// compact drops the n handled bytes, and gives back a buffer that has
+// drained: to the pool for a plain TCP connection, which waits without
+// one, or down to minReadBuf for the others.
 func (c *conn) compact(n int) {
 	rest := copy(c.rbuf, c.rbuf[n:])
 	c.rbuf = c.rbuf[:rest]
-	if rest == 0 && cap(c.rbuf) > idleReadBuf {
+	if c.pub != nil {
+		c.pub.Payload = nil // it pointed into rbuf
+	}
+	switch {
+	case rest > 0:
+	case c.readWait != nil:
+		if c.pooled != nil && cap(c.rbuf) == poolReadBuf {
+			*c.pooled = c.rbuf[:0]
+			readBufs.Put(c.pooled)
+		}
+		c.rbuf, c.pooled = nil, nil
+	case cap(c.rbuf) > idleReadBuf:
 		c.rbuf = make([]byte, 0, minReadBuf)
 	}
+}
+
+// takeReadBuf gives an empty rbuf a buffer: for a plain TCP connection a
+// pooled one once bytes are there to read, else minReadBuf bytes.
+func (c *conn) takeReadBuf() error {
+	if c.readWait == nil {
+		c.rbuf = make([]byte, 0, minReadBuf)
+		return nil
+	}
+	if err := c.readWait(); err != nil {
+		return err
+	}
+	c.pooled = readBufs.Get().(*[]byte)
+	c.rbuf = *c.pooled
+	return nil
 }
 
 // resetKeepAlive pushes the read deadline to 1.5 times the keep alive

@@ -110,8 +110,7 @@ func (c *conn) admit(p *packet.Connect, ack *packet.Connack, authed bool) (packe
 // where the protocol allows it [MQTT-3.1.3-6], [MQTT-3.1.3-8].
 func (c *conn) assignClientID(p *packet.Connect, ack *packet.Connack) (packet.ReasonCode, string) {
 	if p.ClientID != "" {
-		c.clientID = p.ClientID
-		c.log = c.log.With("client", c.clientID)
+		c.clientID = p.ClientID // connLog adds it to the log lines from here on
 		return packet.Success, ""
 	}
 	switch {
@@ -123,7 +122,6 @@ func (c *conn) assignClientID(p *packet.Connect, ack *packet.Connack) (packet.Re
 	var raw [12]byte
 	rand.Read(raw[:])
 	c.clientID = "baram-" + hex.EncodeToString(raw[:])
-	c.log = c.log.With("client", c.clientID)
 	if p.Version == packet.V5 {
 		ack.Props.AssignedClientID = c.clientID
 		ack.Props.Set(packet.PropAssignedClientID)

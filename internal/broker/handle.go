@@ -12,9 +12,6 @@ import (
 // errDisconnect ends the read loop after a client's DISCONNECT.
 var errDisconnect = errors.New("client sent DISCONNECT")
 
-// errWriterGone ends the read loop when the writer has stopped.
-var errWriterGone = errors.New("writer stopped")
-
 // errKicked ends the read loop after the server closed the connection.
 var errKicked = errors.New("closed by the server")
 

@@ -20,7 +20,10 @@ func (c *conn) handlePublish(h packet.FixedHeader, body []byte) error {
 	if err := c.limitPublish(h.PacketLen()); err != nil {
 		return err
 	}
-	p := &c.pub
+	if c.pub == nil { // allocated once the client publishes: many never do
+		c.pub = new(packet.Publish)
+	}
+	p := c.pub
 	if err := packet.DecodePublish(h, body, c.version, p); err != nil {
 		return err
 	}

@@ -11,40 +11,60 @@ import (
 // larger one is dropped so a burst does not pin memory.
 const spareWriteBuf = 64 << 10
 
-// writeLoop writes what the reader and publishers queue in c.out, one
-// write per wake-up, so packets queued together leave in one syscall. It
-// ends after flushing once the queue is shut, or on a write error. A
-// client that stops reading blocks the write until WriteTimeout, which
-// ends the connection.
+// minWriteBuf is the largest write buffer an idle connection keeps.
+const minWriteBuf = 0
+
+// The writer goroutine runs only while there is something to write: an
+// idle connection has none, which saves its stack and buffer. signal
+// starts it when packets wait in c.out; it writes everything queued at
+// each turn in one syscall (packets queued together leave together) and
+// ends when c.out is empty. Every append to c.out is followed by signal,
+// and signal decides under outMu, so bytes never wait without a writer.
+
+// writeLoop writes what the reader and publishers queue in c.out until it
+// is empty; after shutWriter it closes the socket once flushed. A client
+// that stops reading blocks the write until WriteTimeout, which ends the
+// connection. It runs counted in c.writers.
 func (c *conn) writeLoop() {
-	defer close(c.wdone)
+	defer c.writers.Done()
 	var spare []byte
-	for range c.wake {
+	for {
 		c.outMu.Lock()
 		buf, shut := c.out, c.outShut
+		if len(buf) == 0 {
+			c.writing = false
+			if cap(buf) > minWriteBuf {
+				c.out = nil // a quiet connection keeps no buffer
+			}
+			c.outMu.Unlock()
+			if shut {
+				c.nc.Close() // the reader sees the close and cleans up
+			}
+			c.notifyDrained()
+			return
+		}
 		c.out = spare[:0]
 		c.outMu.Unlock()
-		if len(buf) > 0 {
-			c.nc.SetWriteDeadline(time.Now().Add(c.b.opts.WriteTimeout))
-			n, err := c.nc.Write(buf)
-			c.b.stats.netOut.Add(uint64(n))
-			if err != nil {
-				c.writeFailed(err)
-				return
-			}
-		}
-		if shut {
-			c.nc.Close() // the reader sees the close and cleans up
+		c.nc.SetWriteDeadline(time.Now().Add(c.b.opts.WriteTimeout))
+		n, err := c.nc.Write(buf)
+		c.b.stats.netOut.Add(uint64(n))
+		if err != nil {
+			c.writeFailed(err)
 			return
 		}
 		spare = nil
 		if cap(buf) <= spareWriteBuf {
 			spare = buf
 		}
-		select { // a reader waiting in waitDrained looks again
-		case c.drained <- struct{}{}:
-		default:
-		}
+		c.notifyDrained()
+	}
+}
+
+// notifyDrained lets a reader waiting in waitDrained look again.
+func (c *conn) notifyDrained() {
+	select {
+	case c.drained <- struct{}{}:
+	default:
 	}
 }
 
@@ -53,23 +73,38 @@ func (c *conn) writeFailed(err error) {
 	c.outMu.Lock()
 	c.outShut = true
 	c.out = nil
+	c.writing = false
 	c.outMu.Unlock()
 	c.log.Info("write failed, closing connection", "err", err)
 	c.nc.Close()
+	c.notifyDrained()
 }
 
-// shutWriter asks the writer to flush and close.
+// shutWriter asks for the queue to be flushed and the socket closed: by
+// the writer if one runs or bytes wait, at once otherwise.
 func (c *conn) shutWriter() {
 	c.outMu.Lock()
 	c.outShut = true
+	idle := !c.writing && len(c.out) == 0
 	c.outMu.Unlock()
+	if idle {
+		c.nc.Close()
+		return
+	}
 	c.signal()
 }
 
+// signal starts the writer if bytes wait and none runs.
 func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	c.outMu.Lock()
+	start := !c.writing && len(c.out) > 0
+	if start {
+		c.writing = true
+		c.writers.Add(1)
+	}
+	c.outMu.Unlock()
+	if start {
+		go c.writeLoop()
 	}
 }
 
@@ -153,10 +188,15 @@ func (c *conn) WritePublish(d *session.Delivery) error {
 
 // outgoing builds the PUBLISH for one delivery: the remaining message
 // expiry [MQTT-3.3.2-6], subscription ids, and a topic alias when the
-// client allows them.
+// client allows them. It fills c.pubOut, so the caller holds the
+// session's lock and is done with the packet before releasing it.
 func (c *conn) outgoing(d *session.Delivery) *packet.Publish {
 	m := d.Msg
-	p := &packet.Publish{
+	if c.pubOut == nil { // allocated with the first message to the client
+		c.pubOut = new(packet.Publish)
+	}
+	p := c.pubOut
+	*p = packet.Publish{
 		Dup: d.Dup, QoS: d.QoS, Retain: d.Retain, Topic: m.Topic,
 		PacketID: d.PacketID, Payload: m.Payload,
 	}
