@@ -80,8 +80,11 @@ type Client struct {
 	waiters map[uint16]*waiter
 
 	// received is the reader's: QoS 2 packet ids whose PUBREC was sent and
-	// whose PUBREL has not come.
-	received map[uint16]bool
+	// whose PUBREL has not come. unreleased counts them for Disconnect,
+	// which released wakes.
+	received   map[uint16]bool
+	unreleased atomic.Int32
+	released   chan struct{}
 
 	endOnce sync.Once
 	done    chan struct{} // closed when the connection has ended
@@ -122,7 +125,8 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, nc: nc, version: cfg.Connect.Version, maxQoS: 2, retainOK: true,
-		waiters: make(map[uint16]*waiter), received: make(map[uint16]bool), done: make(chan struct{})}
+		waiters: make(map[uint16]*waiter), received: make(map[uint16]bool), released: make(chan struct{}, 1),
+		done: make(chan struct{})}
 	br := bufio.NewReaderSize(nc, 16<<10)
 	ack, err := c.handshake(ctx, br)
 	if err != nil {
@@ -240,13 +244,19 @@ func (c *Client) ended() error {
 }
 
 // Disconnect sends a DISCONNECT (d, or a plain one when nil), closes the
-// connection and waits for the client's goroutines. It returns the error
-// that had ended the connection already, or the write's.
+// connection and waits for the client's goroutines. First it lets the
+// broker finish the QoS 2 messages it delivered (PUBREL, PUBCOMP), for at
+// most the timeout. It returns the error that had ended the connection
+// already ("connection lost: ..."), or the write's.
 func (c *Client) Disconnect(d *packet.Disconnect) error {
+	c.awaitReleases()
 	select {
 	case <-c.done:
 		c.wg.Wait()
-		return c.Err()
+		if err := c.Err(); err != nil {
+			return fmt.Errorf("connection lost: %w", err)
+		}
+		return nil
 	default:
 	}
 	if d == nil {
@@ -259,6 +269,25 @@ func (c *Client) Disconnect(d *packet.Disconnect) error {
 		return fmt.Errorf("write DISCONNECT: %w", err)
 	}
 	return nil
+}
+
+// awaitReleases waits, at most the timeout, until every QoS 2 message
+// received has been released.
+func (c *Client) awaitReleases() {
+	if c.unreleased.Load() == 0 {
+		return
+	}
+	t := time.NewTimer(c.cfg.Timeout)
+	defer t.Stop()
+	for c.unreleased.Load() > 0 {
+		select {
+		case <-c.released:
+		case <-t.C:
+			return
+		case <-c.done:
+			return
+		}
+	}
 }
 
 // Close closes the connection without a DISCONNECT (so the broker
@@ -365,8 +394,16 @@ func (c *Client) handle(p packet.Packet) error {
 	case *packet.Ack:
 		switch p.Kind {
 		case packet.PUBREL:
-			delete(c.received, p.PacketID)
-			return c.write(&packet.Ack{Kind: packet.PUBCOMP, PacketID: p.PacketID})
+			err := c.write(&packet.Ack{Kind: packet.PUBCOMP, PacketID: p.PacketID})
+			if c.received[p.PacketID] {
+				delete(c.received, p.PacketID)
+				c.unreleased.Add(-1)
+				select {
+				case c.released <- struct{}{}:
+				default:
+				}
+			}
+			return err
 		case packet.PUBREC:
 			return c.pubrec(p)
 		default: // PUBACK, PUBCOMP
@@ -412,6 +449,7 @@ func (c *Client) receive(p *packet.Publish) error {
 		return c.write(&packet.Ack{Kind: packet.PUBACK, PacketID: p.PacketID})
 	case 2:
 		c.received[p.PacketID] = true
+		c.unreleased.Add(1)
 		return c.write(&packet.Ack{Kind: packet.PUBREC, PacketID: p.PacketID})
 	}
 	return nil
