@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -11,7 +9,6 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -160,32 +157,12 @@ func (f *benchFlags) bind(fs *pflag.FlagSet) {
 
 // target builds the bench target from the connection flags.
 func (f *benchFlags) target(changed func(string) bool) (bench.Target, error) {
-	t := bench.Target{AllowRemote: true, Username: f.username, Password: f.password, ConnectTimeout: f.connectTimeout}
 	tlsFlags := f.cafile != "" || f.cert != "" || f.key != "" || f.insecure
-	if f.url != "" {
-		if changed("host") || changed("port") {
-			return t, errors.New("give --url or --host and --port, not both")
-		}
-		if err := t.ParseURL(f.url); err != nil {
-			return t, errors.New(strings.TrimPrefix(err.Error(), "bench: "))
-		}
-		if tlsFlags && t.Scheme != bench.SchemeMQTTS && t.Scheme != bench.SchemeWSS {
-			return t, fmt.Errorf("--cafile, --cert, --key and --insecure need an mqtts:// or wss:// URL, not %s", t.Scheme)
-		}
-	} else {
-		t.Scheme = bench.SchemeMQTT
-		port := 1883
-		if tlsFlags {
-			t.Scheme, port = bench.SchemeMQTTS, 8883
-		}
-		if changed("port") {
-			port = f.port
-		}
-		if port < 1 || port > 65535 || f.host == "" {
-			return t, fmt.Errorf("--host %q --port %d: want a host and a port 1..65535", f.host, port)
-		}
-		t.Addr = net.JoinHostPort(f.host, strconv.Itoa(port))
+	t, err := brokerTarget(f.url, f.host, f.port, tlsFlags, "--cafile, --cert, --key and --insecure", changed)
+	if err != nil {
+		return t, err
 	}
+	t.AllowRemote, t.Username, t.Password, t.ConnectTimeout = true, f.username, f.password, f.connectTimeout
 	switch f.mqtt {
 	case "3.1.1", "311", "4":
 		t.Version = packet.V311
@@ -202,39 +179,13 @@ func (f *benchFlags) target(changed func(string) bool) (bench.Target, error) {
 		t.Sources = srcs
 	}
 	if tlsFlags {
-		cfg, err := f.tlsConfig()
+		cfg, err := loadTLS(f.cafile, f.cert, f.key, f.insecure)
 		if err != nil {
 			return t, err
 		}
 		t.TLS = cfg
 	}
 	return t, nil
-}
-
-// tlsConfig reads the TLS flags.
-func (f *benchFlags) tlsConfig() (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: f.insecure} //nolint:gosec // --insecure asks for it
-	if f.cafile != "" {
-		pem, err := os.ReadFile(f.cafile)
-		if err != nil {
-			return nil, fmt.Errorf("--cafile: %w", err)
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--cafile %s: no PEM certificate in it", f.cafile)
-		}
-	}
-	if (f.cert == "") != (f.key == "") {
-		return nil, errors.New("--cert and --key go together")
-	}
-	if f.cert != "" {
-		kp, err := tls.LoadX509KeyPair(f.cert, f.key)
-		if err != nil {
-			return nil, fmt.Errorf("--cert/--key: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{kp}
-	}
-	return cfg, nil
 }
 
 // config builds the run from the flags; its errors are usage errors.
