@@ -73,7 +73,7 @@ func NewRootCommand() *cobra.Command {
 	root.SetVersionTemplate(versionString() + "\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.HiddenDefaultCmd = true
-	root.AddCommand(newServeCommand(), newPasswdCommand(), newStoreCommand(), newVersionCommand(), newBenchCommand())
+	root.AddCommand(newServeCommand(), newPasswdCommand(), newStoreCommand(), newVersionCommand(), newBenchCommand(), newPubCommand(), newSubCommand())
 	return root
 }
 
