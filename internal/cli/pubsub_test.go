@@ -553,3 +553,44 @@ func TestSplitURL(t *testing.T) {
 		}
 	}
 }
+
+// An idle client pings the broker every keep alive interval.
+func TestSubKeepAlive(t *testing.T) {
+	b := startPubsubBroker(t)
+	sub := startSub(t, append(b.hostPort(), "-t", "idle", "-k", "1", "-W", "1.6")...)
+	if code := sub.wait(t); code != ExitOK || !sub.stderr.Contains("sent PINGREQ") || !sub.stderr.Contains("received PINGRESP") {
+		t.Errorf("sub -k 1 = %d:\n%s", code, sub.stderr)
+	}
+}
+
+// A connection the broker ends fails sub with the cause: MQTT 5 names
+// the DISCONNECT's reason.
+func TestSubConnectionLost(t *testing.T) {
+	for _, tt := range []struct{ version, want string }{
+		{"311", "baram: connection lost: read: the broker closed the connection"},
+		{"5", "baram: connection lost: the broker sent DISCONNECT: Server shutting down (0x8B)"},
+	} {
+		s := startServe(t, "--store", "memory", "--listen", "127.0.0.1:0")
+		host, port, _ := net.SplitHostPort(s.addr)
+		sub := startSub(t, "-h", host, "-p", port, "-V", tt.version, "-t", "x")
+		s.stop(t)
+		if code := sub.wait(t); code != ExitError || !sub.stderr.Contains(tt.want) {
+			t.Errorf("-V %s: sub after the broker stopped = %d:\n%s", tt.version, code, sub.stderr)
+		}
+	}
+}
+
+// MQTT 3.1 (protocol name MQIsdp) works too; --repeat-delay spaces
+// repeats.
+func TestPubSubMQTT31(t *testing.T) {
+	b := startPubsubBroker(t)
+	sub := startSub(t, append(b.hostPort(), "-V", "mqttv31", "-t", "v31", "-q", "2", "-C", "2", "-v")...)
+	start := time.Now()
+	pub(t, append(b.hostPort(), "-V", "mqttv31", "-t", "v31", "-m", "old", "-q", "2", "--repeat", "2", "--repeat-delay", "0.1")...)
+	if took := time.Since(start); took < 100*time.Millisecond {
+		t.Errorf("--repeat 2 --repeat-delay 0.1 took %v", took)
+	}
+	if code := sub.wait(t); code != ExitOK || sub.stdout.String() != "v31 old\nv31 old\n" || !sub.stderr.Contains("level 3") {
+		t.Errorf("sub -V mqttv31 = %d, %q:\n%s", code, sub.stdout, sub.stderr)
+	}
+}
