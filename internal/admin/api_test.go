@@ -44,6 +44,16 @@ func TestClientsSearchAndPagination(t *testing.T) {
 	v3Client(t, e.brokerAddr, "pump-1", "carol", true)
 	gone := v3Client(t, e.brokerAddr, "pump-2", "", false) // persistent: stays as an offline session
 	gone.Disconnect(100)
+	// The client returns once its DISCONNECT is written; wait for the
+	// broker to have handled it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if c, ok := e.b.Client("pump-2"); ok && !c.Connected {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("pump-2 still connected 10s after its DISCONNECT")
+		}
+	}
 
 	for _, tc := range []struct{ query, want string }{
 		{"", "Sensor-3,pump-1,pump-2,sensor-1,sensor-2"},

@@ -53,6 +53,11 @@ type Broker struct {
 	inproc    map[string]func()               // in-process subscriptions' unsubscribe; guarded by mu
 	wg        sync.WaitGroup                  // one per connection goroutine
 
+	parkMu      sync.Mutex // guards the three below
+	park        *parker    // parked idle connections; started on first use
+	parkFailed  bool       // no parking here (not Linux, or epoll failed)
+	parkStopped bool       // Shutdown has stopped the parker
+
 	stop     chan struct{} // closed by Shutdown: background loops end
 	stopOnce sync.Once
 	bg       sync.WaitGroup // background loops (syncer, sweeper)
@@ -169,17 +174,21 @@ func (b *Broker) startConn(nc net.Conn, ls *listenerState) {
 	b.stats.accepted.Add(1)
 	ls.accepted.Add(1)
 	c.screen(ls, ls.active.Add(1))
-	go func() {
-		defer b.wg.Done()
-		defer func() {
-			ls.active.Add(-1)
-			b.connected.Add(-1)
-			b.mu.Lock()
-			delete(b.conns, c)
-			b.mu.Unlock()
-		}()
-		c.serve()
-	}()
+	c.ls = ls
+	c.nc.SetReadDeadline(time.Now().Add(c.connectTimeout()))
+	go c.run()
+}
+
+// endConn forgets a connection that has ended; it is the last thing its
+// last reader goroutine does.
+func (b *Broker) endConn(c *conn) {
+	close(c.done)
+	c.ls.active.Add(-1)
+	b.connected.Add(-1)
+	b.mu.Lock()
+	delete(b.conns, c)
+	b.mu.Unlock()
+	b.wg.Done()
 }
 
 func (b *Broker) isClosing() bool {
@@ -235,6 +244,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	for _, u := range unsubs { // outside mu: each takes it
 		u()
 	}
+	b.stopParker()
 	b.stopOnce.Do(func() { close(b.stop) })
 	b.bg.Wait()
 	return err

@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/acl"
@@ -46,22 +48,27 @@ type conn struct {
 	hasUsername bool     // false for anonymous clients
 	entry       *entry
 	keepAlive   time.Duration
-	connectedAt time.Time    // when the CONNACK was sent
-	peer        clientLimits // what the client announced it accepts
+	ls          *listenerState // the listener that accepted it
+	connectedAt time.Time      // when the CONNACK was sent
+	peer        clientLimits   // what the client announced it accepts
 	lo          ListenerOptions
 	lim         connLimits // abuse limits; see the field comments
 
 	// Owned by the reader goroutine.
-	rbuf      []byte            // nil while a plain TCP connection is idle
-	readWait  func() error      // waits until the socket is readable; nil where unsupported
-	pooled    *[]byte           // the readBufs holder rbuf came from, nil if none
-	need      int               // length of the packet being awaited, 0 if unknown
-	pub       *packet.Publish   // reused for every inbound PUBLISH; nil until the first
-	tx        *txn              // the read batch being handled
-	aliasesIn map[uint16]string // inbound topic aliases (v5)
-	will      *session.Message  // the Last Will, nil once disarmed
-	willDelay time.Duration
-	ea        enhancedAuth // MQTT 5 enhanced authentication
+	rbuf         []byte            // nil while a plain TCP connection is idle
+	raw          syscall.RawConn   // the plain socket, for waiting without a buffer; nil if wrapped
+	pooled       *[]byte           // the readBufs holder rbuf came from, nil if none
+	readDeadline time.Time         // the keep alive's; zero for none
+	parkTimer    *time.Timer       // wakes a parked connection at readDeadline
+	parkID       int32             // its id in the parker's epoll set; guarded by parker.mu
+	parked       atomic.Bool       // no reader goroutine runs; wake starts one
+	need         int               // length of the packet being awaited, 0 if unknown
+	pub          *packet.Publish   // reused for every inbound PUBLISH; nil until the first
+	tx           *txn              // the read batch being handled
+	aliasesIn    map[uint16]string // inbound topic aliases (v5)
+	will         *session.Message  // the Last Will, nil once disarmed
+	willDelay    time.Duration
+	ea           enhancedAuth // MQTT 5 enhanced authentication
 
 	// Guarded by the attached session's mu: only Sink methods touch them.
 	aliasesOut map[string]uint16
@@ -87,26 +94,31 @@ type clientLimits struct {
 
 func newConn(b *Broker, nc net.Conn, lo ListenerOptions) *conn {
 	c := &conn{
-		b:        b,
-		nc:       nc,
-		remote:   nc.RemoteAddr().String(),
-		drained:  make(chan struct{}, 1),
-		done:     make(chan struct{}),
-		peer:     clientLimits{problemInfo: true},
-		tx:       b.newTxn(),
-		lo:       lo,
-		readWait: readWaiter(nc),
+		b:       b,
+		nc:      nc,
+		remote:  nc.RemoteAddr().String(),
+		drained: make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		peer:    clientLimits{problemInfo: true},
+		tx:      b.newTxn(),
+		lo:      lo,
+		raw:     rawConn(nc),
 	}
 	c.lh = connLog{c: c, h: b.log.Handler()}
 	c.log = slog.New(&c.lh)
 	return c
 }
 
-// serve runs the connection to its end; the caller counts it in b.wg.
-func (c *conn) serve() {
-	defer close(c.done)
+// run reads the connection until it ends, then cleans up; or until it
+// parks (park.go), when a later run carries on. The connection counts
+// once in b.wg, from startConn to endConn, across all its runs.
+func (c *conn) run() {
 	err := c.readLoop()
+	if err == errParked {
+		return
+	}
 	c.finish(err)
+	c.b.endConn(c)
 }
 
 // finish ends the session's attachment, handles the will, flushes what is
@@ -175,6 +187,7 @@ func (c *conn) kick(code packet.ReasonCode) {
 	c.kickCode = &b
 	v5 := c.version == packet.V5
 	c.outMu.Unlock()
+	c.wake() // before anything closes the socket; the reader sees kickCode
 	if v5 {
 		c.writeDisconnect(code, "")
 	}
@@ -204,7 +217,6 @@ func (c *conn) kicked() (packet.ReasonCode, bool) {
 // readLoop reads and handles packets until the connection ends. Every
 // complete packet in the buffer is handled before the next read.
 func (c *conn) readLoop() error {
-	c.nc.SetReadDeadline(time.Now().Add(c.connectTimeout()))
 	for {
 		if err := c.waitDrained(); err != nil {
 			return err
@@ -220,6 +232,11 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		c.compact(n)
+		// Idle now: hand the connection to the parker instead of waiting
+		// in the next read. A woken run starts with that read.
+		if c.mayPark() && c.park() {
+			return errParked
+		}
 	}
 }
 
@@ -330,7 +347,7 @@ func (c *conn) compact(n int) {
 	}
 	switch {
 	case rest > 0:
-	case c.readWait != nil:
+	case c.raw != nil:
 		if c.pooled != nil && cap(c.rbuf) == poolReadBuf {
 			*c.pooled = c.rbuf[:0]
 			readBufs.Put(c.pooled)
@@ -344,11 +361,11 @@ func (c *conn) compact(n int) {
 // takeReadBuf gives an empty rbuf a buffer: for a plain TCP connection a
 // pooled one once bytes are there to read, else minReadBuf bytes.
 func (c *conn) takeReadBuf() error {
-	if c.readWait == nil {
+	if c.raw == nil {
 		c.rbuf = make([]byte, 0, minReadBuf)
 		return nil
 	}
-	if err := c.readWait(); err != nil {
+	if err := c.waitReadable(); err != nil {
 		return err
 	}
 	c.pooled = readBufs.Get().(*[]byte)
@@ -364,8 +381,10 @@ func (c *conn) resetKeepAlive() {
 		return // still before CONNECT: the connect timeout stands
 	}
 	if c.keepAlive == 0 {
+		c.readDeadline = time.Time{}
 		c.nc.SetReadDeadline(time.Time{})
 		return
 	}
-	c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
+	c.readDeadline = time.Now().Add(c.keepAlive * 3 / 2)
+	c.nc.SetReadDeadline(c.readDeadline)
 }

@@ -2,8 +2,13 @@
 
 package broker
 
-import "net"
+import (
+	"net"
+	"syscall"
+)
 
-// readWaiter is not available here: connections keep a small read buffer
-// while idle.
-func readWaiter(net.Conn) func() error { return nil }
+// rawConn is not used here: connections keep a small read buffer and
+// their goroutine while idle.
+func rawConn(net.Conn) syscall.RawConn { return nil }
+
+func (c *conn) waitReadable() error { return nil }

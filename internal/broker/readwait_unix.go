@@ -8,12 +8,12 @@ import (
 	"syscall"
 )
 
-// readWaiter returns a function that blocks until nc has bytes to read
-// (or EOF, or an error), without a buffer: an idle connection then holds
-// none. Only plain TCP and Unix sockets qualify: a wrapper such as TLS,
+// rawConn returns the socket under nc for waiting without a goroutine's
+// buffer (waitReadable) or without a goroutine at all (park_linux.go).
+// Only plain TCP and Unix sockets qualify: a wrapper such as TLS,
 // WebSocket or the PROXY protocol may hold bytes of its own that a look
 // at the socket would miss.
-func readWaiter(nc net.Conn) func() error {
+func rawConn(nc net.Conn) syscall.RawConn {
 	var sc syscall.Conn
 	switch c := nc.(type) {
 	case *net.TCPConn:
@@ -27,12 +27,21 @@ func readWaiter(nc net.Conn) func() error {
 	if err != nil {
 		return nil
 	}
+	return raw
+}
+
+// waitReadable blocks until the socket has bytes to read (or EOF, or an
+// error), honouring the read deadline, without a buffer: an idle
+// connection then holds none.
+func (c *conn) waitReadable() error {
+	return c.raw.Read(peekReadable)
+}
+
+// peekReadable looks at the socket without taking anything from it.
+// EAGAIN: nothing yet, so RawConn.Read waits for readability and asks
+// again.
+func peekReadable(fd uintptr) bool {
 	var one [1]byte
-	peek := func(fd uintptr) bool {
-		_, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		// EAGAIN: nothing yet, so RawConn.Read waits for readability
-		// (and honours the read deadline) and asks again.
-		return !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR)
-	}
-	return func() error { return raw.Read(peek) }
+	_, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR)
 }

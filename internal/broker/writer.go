@@ -76,6 +76,7 @@ func (c *conn) writeFailed(err error) {
 	c.writing = false
 	c.outMu.Unlock()
 	c.log.Info("write failed, closing connection", "err", err)
+	c.wake() // a parked reader must leave the epoll set before the socket closes
 	c.nc.Close()
 	c.notifyDrained()
 }

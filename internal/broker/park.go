@@ -1,0 +1,115 @@
+package broker
+
+import (
+	"errors"
+	"time"
+)
+
+// errParked ends a reader goroutine whose connection has parked (see
+// park_linux.go); it is not an error of the connection.
+var errParked = errors.New("connection parked")
+
+// mayPark reports whether the reader may hand the connection to the
+// parker: a plain socket, after CONNECT, nothing half-read, no AUTH
+// exchange under way.
+func (c *conn) mayPark() bool {
+	return c.raw != nil && c.entry != nil && len(c.rbuf) == 0 && c.ea.scram == nil && c.ea.pending == nil
+}
+
+// park registers the connection with the parker so that its reader
+// goroutine can end. It reports false when the connection must keep
+// reading: no parker, a registration error, or a kick or shutdown that
+// came while it parked.
+func (c *conn) park() bool {
+	p := c.b.parker()
+	if p == nil {
+		return false
+	}
+	deadline := c.readDeadline // once parked, c is not ours to read
+	if !deadline.IsZero() {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return false // the read reports the keep alive timeout
+		}
+		if c.parkTimer == nil {
+			c.parkTimer = time.AfterFunc(d, c.wake)
+		} else {
+			c.parkTimer.Reset(d)
+		}
+	}
+	c.parked.Store(true)
+	if err := p.add(c); err != nil {
+		if !c.parked.CompareAndSwap(true, false) {
+			return true // woken meanwhile: that run carries on
+		}
+		c.stopParkTimer()
+		c.log.Debug("connection not parked", "err", err)
+		return false
+	}
+	// A kick, or the keep alive timer, may have tried to wake c before it
+	// was parked; then c wakes itself.
+	late := !deadline.IsZero() && !time.Now().Before(deadline)
+	if (late || c.closingDown()) && c.parked.CompareAndSwap(true, false) {
+		c.stopParkTimer()
+		p.remove(c)
+		return false
+	}
+	return true // from here c belongs to whoever wakes it
+}
+
+// wake starts a reader for a parked connection: on bytes to read, at the
+// keep alive deadline, or when something must end it. It is safe from
+// any goroutine and does nothing if the connection is not parked.
+func (c *conn) wake() {
+	if !c.parked.CompareAndSwap(true, false) {
+		return
+	}
+	c.stopParkTimer()
+	if p := c.b.parker(); p != nil {
+		p.remove(c)
+	}
+	go c.run()
+}
+
+func (c *conn) stopParkTimer() {
+	if c.parkTimer != nil {
+		c.parkTimer.Stop()
+	}
+}
+
+// closingDown reports whether the connection is being ended from outside
+// the reader (a kick, or the writer shut after a write error).
+func (c *conn) closingDown() bool {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	return c.kickCode != nil || c.outShut
+}
+
+// parker returns the broker's parker, starting it on first use; nil once
+// shutdown has begun or where parking is not available.
+func (b *Broker) parker() *parker {
+	b.parkMu.Lock()
+	defer b.parkMu.Unlock()
+	if b.park == nil && !b.parkFailed && !b.parkStopped {
+		p, err := newParker(b.log)
+		if err != nil {
+			b.parkFailed = true
+			b.log.Debug("idle connections keep their goroutine", "err", err)
+			return nil
+		}
+		b.park = p
+	}
+	return b.park
+}
+
+// stopParker ends the parker's goroutine at shutdown, once every
+// connection has ended.
+func (b *Broker) stopParker() {
+	b.parkMu.Lock()
+	p := b.park
+	b.park, b.parkStopped = nil, true
+	b.parkMu.Unlock()
+	if p != nil {
+		p.stop()
+	}
+}
