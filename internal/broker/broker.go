@@ -39,6 +39,7 @@ type Broker struct {
 	// without it on the publish path.
 	sessions  sync.Map
 	connected atomic.Int64 // open client sockets
+	parked    atomic.Int64 // connections without a goroutine (park.go)
 	started   time.Time
 	inprocSeq atomic.Uint64 // numbers in-process subscriptions
 	nextSID   atomic.Uint64 // the last session number handed out

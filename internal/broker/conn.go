@@ -234,7 +234,7 @@ func (c *conn) readLoop() error {
 		c.compact(n)
 		// Idle now: hand the connection to the parker instead of waiting
 		// in the next read. A woken run starts with that read.
-		if c.mayPark() && c.park() {
+		if c.mayPark() && c.idleWait() && c.park() {
 			return errParked
 		}
 	}

@@ -52,6 +52,11 @@ type Options struct {
 	// WriteTimeout bounds one socket write; a client that does not read for
 	// that long is cut off.
 	WriteTimeout time.Duration
+	// ParkAfter is how long a plain TCP connection may be quiet before it
+	// gives up its goroutine (Linux): parked, an idle client costs a few
+	// KB, and a client that talks more often never parks. Negative: never
+	// park.
+	ParkAfter time.Duration
 	// MaxOutboundBytes caps bytes waiting in one connection's writer:
 	// beyond it QoS 0 messages to the client are dropped and the broker
 	// stops reading from it until it catches up.
@@ -143,6 +148,7 @@ var Defaults = Options{
 	ConnectTimeout:    10 * time.Second,
 	MaxTopicAlias:     64,
 	WriteTimeout:      30 * time.Second,
+	ParkAfter:         2 * time.Second,
 	MaxOutboundBytes:  4 << 20,
 	FlapWindow:        10 * time.Second,
 	FlapBan:           time.Minute,
@@ -170,6 +176,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = Defaults.WriteTimeout
+	}
+	if o.ParkAfter == 0 {
+		o.ParkAfter = Defaults.ParkAfter
 	}
 	if o.AuthTimeout == 0 {
 		o.AuthTimeout = 10 * time.Second

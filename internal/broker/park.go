@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"os"
 	"time"
 )
 
@@ -13,7 +14,28 @@ var errParked = errors.New("connection parked")
 // parker: a plain socket, after CONNECT, nothing half-read, no AUTH
 // exchange under way.
 func (c *conn) mayPark() bool {
-	return c.raw != nil && c.entry != nil && len(c.rbuf) == 0 && c.ea.scram == nil && c.ea.pending == nil
+	return c.raw != nil && c.b.opts.ParkAfter > 0 && c.entry != nil && len(c.rbuf) == 0 && c.ea.scram == nil && c.ea.pending == nil
+}
+
+// idleWait waits for the next bytes with the goroutine for up to
+// Options.ParkAfter: a client that talks more often than that never pays
+// for parking and waking (two epoll_ctl calls and a goroutine start per
+// read). It reports whether the connection is still quiet then, so it
+// may park; otherwise (bytes, an error, the keep alive coming first) the
+// next read proceeds as usual.
+func (c *conn) idleWait() bool {
+	until := time.Now().Add(c.b.opts.ParkAfter)
+	if !c.readDeadline.IsZero() && !c.readDeadline.After(until) {
+		return false
+	}
+	c.nc.SetReadDeadline(until)
+	err := c.waitReadable()
+	c.nc.SetReadDeadline(c.readDeadline) // zero: none
+	if c.closingDown() {
+		c.nc.SetReadDeadline(time.Unix(1, 0)) // kick's, which the line above may have undone
+		return false
+	}
+	return errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // park registers the connection with the parker so that its reader
@@ -54,6 +76,7 @@ func (c *conn) park() bool {
 		p.remove(c)
 		return false
 	}
+	c.b.parked.Add(1)
 	return true // from here c belongs to whoever wakes it
 }
 
@@ -64,6 +87,7 @@ func (c *conn) wake() {
 	if !c.parked.CompareAndSwap(true, false) {
 		return
 	}
+	c.b.parked.Add(-1)
 	c.stopParkTimer()
 	if p := c.b.parker(); p != nil {
 		p.remove(c)

@@ -128,6 +128,7 @@ func loadQoS(a *[3]atomic.Uint64) PerQoS {
 type Snapshot struct {
 	Uptime           time.Duration
 	Connections      int64  // open client sockets
+	Parked           int64  // of those, idle ones holding no goroutine
 	Accepted         uint64 // sockets accepted since start
 	Connects         uint64 // CONNECTs admitted since start
 	MessagesReceived uint64 // PUBLISH received, all QoS
@@ -177,6 +178,7 @@ func (b *Broker) Stats() Snapshot {
 	snap := Snapshot{
 		Uptime:           time.Since(b.started),
 		Connections:      b.connected.Load(),
+		Parked:           b.parked.Load(),
 		Accepted:         s.accepted.Load(),
 		Connects:         s.connects.Load(),
 		Received:         loadQoS(&s.received),
