@@ -45,7 +45,7 @@ func (c *conn) authenticate(p *packet.Connect) (packet.ReasonCode, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), c.b.opts.AuthTimeout)
 		defer cancel()
 		req := &auth.Request{ClientID: p.ClientID, Username: p.Username, HasUsername: p.HasUsername,
-			Password: p.Password, HasPassword: p.HasPassword, Remote: c.nc.RemoteAddr().String(), Listener: c.lo.Name,
+			Password: p.Password, HasPassword: p.HasPassword, Remote: c.nc.RemoteAddr().String(), Listener: c.ls.lo.Name,
 			CertIdentity: c.certSubject()}
 		d, err := a.Authenticate(ctx, req)
 		switch d {
@@ -99,10 +99,10 @@ func (c *conn) authenticateLocal(p *packet.Connect) (packet.ReasonCode, string) 
 
 // certIdentity is the username a verified client certificate gives, or "".
 func (c *conn) certIdentity() string {
-	if c.lo.IdentityAsUsername == "" {
+	if c.ls.lo.IdentityAsUsername == "" {
 		return ""
 	}
-	return c.certField(c.lo.IdentityAsUsername)
+	return c.certField(c.ls.lo.IdentityAsUsername)
 }
 
 // certSubject is the subject of a verified client certificate, or "",

@@ -161,7 +161,7 @@ func (b *Broker) ServeListener(ln net.Listener, lo ListenerOptions) error {
 
 // startConn runs a connection goroutine for nc, owned by b.wg.
 func (b *Broker) startConn(nc net.Conn, ls *listenerState) {
-	c := newConn(b, nc, ls.lo)
+	c := newConn(b, nc, ls)
 	b.mu.Lock()
 	if b.closing {
 		b.mu.Unlock()
@@ -175,7 +175,6 @@ func (b *Broker) startConn(nc net.Conn, ls *listenerState) {
 	b.stats.accepted.Add(1)
 	ls.accepted.Add(1)
 	c.screen(ls, ls.active.Add(1))
-	c.ls = ls
 	c.nc.SetReadDeadline(time.Now().Add(c.connectTimeout()))
 	go c.run()
 }

@@ -51,8 +51,7 @@ type conn struct {
 	ls          *listenerState // the listener that accepted it
 	connectedAt time.Time      // when the CONNACK was sent
 	peer        clientLimits   // what the client announced it accepts
-	lo          ListenerOptions
-	lim         connLimits // abuse limits; see the field comments
+	lim         connLimits     // abuse limits; see the field comments
 
 	// Owned by the reader goroutine.
 	rbuf         []byte            // nil while a plain TCP connection is idle
@@ -64,7 +63,7 @@ type conn struct {
 	parked       atomic.Bool       // no reader goroutine runs; wake starts one
 	need         int               // length of the packet being awaited, 0 if unknown
 	pub          *packet.Publish   // reused for every inbound PUBLISH; nil until the first
-	tx           *txn              // the read batch being handled
+	tx           *txn              // the read batch being handled; nil while parked
 	aliasesIn    map[uint16]string // inbound topic aliases (v5)
 	will         *session.Message  // the Last Will, nil once disarmed
 	willDelay    time.Duration
@@ -92,7 +91,7 @@ type clientLimits struct {
 	problemInfo bool   // reason strings and user properties allowed on errors
 }
 
-func newConn(b *Broker, nc net.Conn, lo ListenerOptions) *conn {
+func newConn(b *Broker, nc net.Conn, ls *listenerState) *conn {
 	c := &conn{
 		b:       b,
 		nc:      nc,
@@ -100,8 +99,7 @@ func newConn(b *Broker, nc net.Conn, lo ListenerOptions) *conn {
 		drained: make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		peer:    clientLimits{problemInfo: true},
-		tx:      b.newTxn(),
-		lo:      lo,
+		ls:      ls,
 		raw:     rawConn(nc),
 	}
 	c.lh = connLog{c: c, h: b.log.Handler()}
@@ -275,6 +273,9 @@ func (c *conn) growRead(size int) {
 // durable writes in one batch, then sends what waited for it. It returns
 // how many bytes the packets took.
 func (c *conn) handleBuffered() (int, error) {
+	if c.tx == nil {
+		c.tx = c.b.newTxn()
+	}
 	off, err := c.handlePackets()
 	if c.tx.empty() {
 		return off, err

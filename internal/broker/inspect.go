@@ -85,7 +85,7 @@ func (b *Broker) clientInfo(e *entry) ClientInfo {
 	if c := e.owner; c != nil {
 		ci.Connected = true
 		ci.Address = c.nc.RemoteAddr().String()
-		ci.Listener = c.lo.Name
+		ci.Listener = c.ls.lo.Name
 		ci.ConnectedAt = c.connectedAt
 		ci.KeepAlive = c.keepAlive
 		ci.ProtocolVersion = c.version

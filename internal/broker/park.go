@@ -48,6 +48,7 @@ func (c *conn) park() bool {
 		return false
 	}
 	deadline := c.readDeadline // once parked, c is not ours to read
+	c.tx, c.pub = nil, nil     // made again when packets come
 	if !deadline.IsZero() {
 		d := time.Until(deadline)
 		if d <= 0 {
