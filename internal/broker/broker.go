@@ -99,6 +99,7 @@ func New(opts Options) *Broker {
 		b.startSyncer()
 	}
 	b.startSweeper()
+	b.startTrimmer()
 	return b
 }
 
