@@ -37,7 +37,7 @@ func Decode(h FixedHeader, body []byte, version byte) (Packet, error) {
 		return decodeConnack(body, version)
 	case PUBLISH:
 		p := new(Publish)
-		if err := decodePublish(h, body, version, p); err != nil {
+		if err := decodePublish(h, body, version, p, ""); err != nil {
 			return nil, err
 		}
 		return p, nil
@@ -96,7 +96,8 @@ func checkDecode(h FixedHeader, body []byte, version byte) error {
 // DecodePublish decodes a PUBLISH into the caller's p, overwriting every
 // field. It is Decode's hot path and allocates only the topic string and
 // what properties need: a QoS 1 PUBLISH without properties costs one
-// allocation. p.Payload aliases body, so the payload is only valid until
+// allocation, and none when its topic is the one p held before (a client
+// publishing to one topic, decoded into a reused p). p.Payload aliases body, so the payload is only valid until
 // the read buffer is reused.
 //
 // Beyond the fixed-header rules it checks: a non-zero packet identifier
@@ -110,6 +111,7 @@ func checkDecode(h FixedHeader, body []byte, version byte) error {
 // above the negotiated maximum, and UTF-8 validity of a payload with
 // Payload Format Indicator 1 (the receiver MAY check it).
 func DecodePublish(h FixedHeader, body []byte, version byte, p *Publish) error {
+	prev := p.Topic
 	*p = Publish{}
 	if h.Type != PUBLISH {
 		return Errorf(ProtocolError, "DecodePublish called on %s", h.Type)
@@ -117,10 +119,12 @@ func DecodePublish(h FixedHeader, body []byte, version byte, p *Publish) error {
 	if err := checkDecode(h, body, version); err != nil {
 		return err
 	}
-	return decodePublish(h, body, version, p)
+	return decodePublish(h, body, version, p, prev)
 }
 
-func decodePublish(h FixedHeader, body []byte, version byte, p *Publish) error {
+// decodePublish decodes into the zeroed p; prev is a topic string to
+// reuse if the topic is the same.
+func decodePublish(h FixedHeader, body []byte, version byte, p *Publish, prev string) error {
 	p.Dup, p.QoS, p.Retain = h.Flags&0x08 != 0, h.Flags>>1&3, h.Flags&0x01 != 0
 	r := reader{b: body}
 	name, err := r.binary() // UTF-8 checked by topic.ValidName below
@@ -137,7 +141,11 @@ func decodePublish(h FixedHeader, body []byte, version byte, p *Publish) error {
 			return wrap(err, "publish: properties")
 		}
 	}
-	p.Topic = string(name)
+	if string(name) == prev { // compared without a copy
+		p.Topic = prev
+	} else {
+		p.Topic = string(name)
+	}
 	if p.Topic != "" || version != V5 || !p.Props.Has(PropTopicAlias) {
 		if err := topic.ValidName(p.Topic); err != nil {
 			return wrap(topicNameError(err, version), "publish: topic")

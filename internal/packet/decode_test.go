@@ -203,3 +203,29 @@ func TestParseFixedHeader(t *testing.T) {
 		t.Errorf("PacketLen = %d", h.PacketLen())
 	}
 }
+
+// A PUBLISH to the topic p held before reuses its string: no allocation
+// for a client that keeps publishing to one topic.
+func TestDecodePublishReusesTopic(t *testing.T) {
+	frame, err := Append(nil, &Publish{Topic: "sensors/1/temp", QoS: 1, PacketID: 7, Payload: []byte("21.5")}, V311)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ParseFixedHeader(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := frame[h.HeaderLen:]
+	var p Publish
+	if err := DecodePublish(h, body, V311, &p); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := DecodePublish(h, body, V311, &p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 || p.Topic != "sensors/1/temp" || p.PacketID != 7 || string(p.Payload) != "21.5" {
+		t.Fatalf("%v allocations, decoded %+v", allocs, p)
+	}
+}
