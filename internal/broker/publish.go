@@ -121,16 +121,8 @@ func (c *conn) resolveAlias(p *packet.Publish) error {
 
 // message copies what routing keeps out of the reused decode buffers.
 func (c *conn) message(p *packet.Publish) *session.Message {
-	m := &session.Message{
-		Topic:   p.Topic,
-		Payload: bytes.Clone(p.Payload),
-		QoS:     p.QoS,
-		Retain:  p.Retain,
-		From:    c.clientID,
-	}
-	if m.Payload == nil {
-		m.Payload = []byte{}
-	}
+	m := session.NewMessage(p.Payload)
+	m.Topic, m.QoS, m.Retain, m.From = p.Topic, p.QoS, p.Retain, c.clientID
 	if c.version == packet.V5 {
 		m.Props = forwardProps(&p.Props)
 		if p.Props.Has(packet.PropMessageExpiry) {

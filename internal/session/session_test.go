@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"testing"
 	"time"
 )
@@ -216,5 +217,25 @@ func TestResumeHonoursSmallerReceiveMaximum(t *testing.T) {
 	s.Puback(ids[2], now)
 	if len(again.pubs) != 5 || string(again.pubs[4].Msg.Payload) != "5" || again.pubs[4].Dup {
 		t.Fatalf("the new message should follow the held ones, fresh")
+	}
+}
+
+// NewMessage copies the payload, in one allocation when it is small.
+func TestNewMessage(t *testing.T) {
+	for _, n := range []int{0, 1, 64, 65, 256, 257, 5000} {
+		src := bytes.Repeat([]byte{'x'}, n)
+		m := NewMessage(src)
+		if !bytes.Equal(m.Payload, src) || m.Payload == nil || cap(m.Payload) != n {
+			t.Fatalf("size %d: payload %d bytes, cap %d", n, len(m.Payload), cap(m.Payload))
+		}
+		if n > 0 {
+			src[0] = 'y'
+			if m.Payload[0] != 'x' {
+				t.Fatalf("size %d: payload shares the caller's bytes", n)
+			}
+		}
+		if allocs := testing.AllocsPerRun(10, func() { NewMessage(src) }); n <= 256 && allocs != 1 {
+			t.Fatalf("size %d: %v allocations, want 1", n, allocs)
+		}
 	}
 }
