@@ -435,21 +435,30 @@ func (c *Client) receive(p *packet.Publish) error {
 	if p.Topic == "" {
 		return errors.New("the broker sent a PUBLISH with a Topic Alias, which this client did not allow")
 	}
+	if p.QoS == 2 {
+		// Counted before the handler runs: a Disconnect that the handler
+		// sets off (sub -C) must wait for this message's release too.
+		c.received[p.PacketID] = true
+		c.unreleased.Add(1)
+	}
 	taken := true
 	if c.cfg.OnPublish != nil {
 		c.inHandler.Store(true)
 		taken = c.cfg.OnPublish(p)
 		c.inHandler.Store(false)
 	}
-	if !taken {
-		return nil
-	}
-	switch p.QoS {
-	case 1:
+	switch {
+	case !taken && p.QoS == 2:
+		delete(c.received, p.PacketID)
+		c.unreleased.Add(-1)
+		select {
+		case c.released <- struct{}{}:
+		default:
+		}
+	case !taken:
+	case p.QoS == 1:
 		return c.write(&packet.Ack{Kind: packet.PUBACK, PacketID: p.PacketID})
-	case 2:
-		c.received[p.PacketID] = true
-		c.unreleased.Add(1)
+	case p.QoS == 2:
 		return c.write(&packet.Ack{Kind: packet.PUBREC, PacketID: p.PacketID})
 	}
 	return nil
