@@ -219,22 +219,31 @@ func (c *conn) readLoop() error {
 		if err := c.waitDrained(); err != nil {
 			return err
 		}
+		// With nothing half-read, the read waits at most ParkAfter; if
+		// nothing comes, the connection parks (park.go) and this
+		// goroutine ends. A woken run starts with the read.
+		idle := c.mayPark() && c.armIdleDeadline()
 		if err := c.fill(); err != nil {
 			if _, ok := c.kicked(); ok {
 				return errKicked
 			}
+			if idle && c.idleExpired(err) {
+				if c.park() {
+					return errParked
+				}
+				c.nc.SetReadDeadline(c.readDeadline)
+				continue
+			}
 			return err
+		}
+		if idle {
+			c.nc.SetReadDeadline(c.readDeadline) // the keep alive's again
 		}
 		n, err := c.handleBuffered()
 		if err != nil {
 			return err
 		}
 		c.compact(n)
-		// Idle now: hand the connection to the parker instead of waiting
-		// in the next read. A woken run starts with that read.
-		if c.mayPark() && c.idleWait() && c.park() {
-			return errParked
-		}
 	}
 }
 
@@ -337,9 +346,9 @@ func (c *conn) waitDrained() error {
 	return nil
 }
 
-// compact drops the n handled bytes, and gives back a buffer that has
-// drained: to the pool for a plain TCP connection, which waits without
-// one, or down to minReadBuf for the others.
+// compact drops the n handled bytes, and shrinks a buffer that grew for a
+// large packet once it has drained. (A plain TCP connection gives its
+// pooled buffer back when it parks.)
 func (c *conn) compact(n int) {
 	rest := copy(c.rbuf, c.rbuf[n:])
 	c.rbuf = c.rbuf[:rest]
@@ -348,15 +357,20 @@ func (c *conn) compact(n int) {
 	}
 	switch {
 	case rest > 0:
-	case c.raw != nil:
-		if c.pooled != nil && cap(c.rbuf) == poolReadBuf {
-			*c.pooled = c.rbuf[:0]
-			readBufs.Put(c.pooled)
-		}
-		c.rbuf, c.pooled = nil, nil
-	case cap(c.rbuf) > idleReadBuf:
+	case c.raw != nil && cap(c.rbuf) > poolReadBuf:
+		c.rbuf, c.pooled = nil, nil // grown for a large packet: next time a pooled one
+	case c.raw == nil && cap(c.rbuf) > idleReadBuf:
 		c.rbuf = make([]byte, 0, minReadBuf)
 	}
+}
+
+// releaseReadBuf gives an empty pooled read buffer back, when parking.
+func (c *conn) releaseReadBuf() {
+	if c.pooled != nil && len(c.rbuf) == 0 && cap(c.rbuf) == poolReadBuf {
+		*c.pooled = c.rbuf[:0]
+		readBufs.Put(c.pooled)
+	}
+	c.rbuf, c.pooled = nil, nil
 }
 
 // takeReadBuf gives an empty rbuf a buffer: for a plain TCP connection a

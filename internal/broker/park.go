@@ -17,25 +17,28 @@ func (c *conn) mayPark() bool {
 	return c.raw != nil && c.b.opts.ParkAfter > 0 && c.entry != nil && len(c.rbuf) == 0 && c.ea.scram == nil && c.ea.pending == nil
 }
 
-// idleWait waits for the next bytes with the goroutine for up to
-// Options.ParkAfter: a client that talks more often than that never pays
-// for parking and waking (two epoll_ctl calls and a goroutine start per
-// read). It reports whether the connection is still quiet then, so it
-// may park; otherwise (bytes, an error, the keep alive coming first) the
-// next read proceeds as usual.
-func (c *conn) idleWait() bool {
+// armIdleDeadline bounds the next read by Options.ParkAfter, unless the
+// keep alive ends it sooner; it reports whether it did. A client that
+// talks more often than ParkAfter never pays for parking and waking (two
+// epoll_ctl calls and a goroutine start); an idle read costs one more
+// deadline change per read batch than before.
+func (c *conn) armIdleDeadline() bool {
 	until := time.Now().Add(c.b.opts.ParkAfter)
 	if !c.readDeadline.IsZero() && !c.readDeadline.After(until) {
 		return false
 	}
 	c.nc.SetReadDeadline(until)
-	err := c.waitReadable()
-	c.nc.SetReadDeadline(c.readDeadline) // zero: none
 	if c.closingDown() {
 		c.nc.SetReadDeadline(time.Unix(1, 0)) // kick's, which the line above may have undone
 		return false
 	}
-	return errors.Is(err, os.ErrDeadlineExceeded)
+	return true
+}
+
+// idleExpired reports whether err is the idle deadline of
+// armIdleDeadline passing, rather than the keep alive's.
+func (c *conn) idleExpired(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded) && (c.readDeadline.IsZero() || time.Now().Before(c.readDeadline))
 }
 
 // park registers the connection with the parker so that its reader
@@ -49,6 +52,7 @@ func (c *conn) park() bool {
 	}
 	deadline := c.readDeadline // once parked, c is not ours to read
 	c.tx, c.pub = nil, nil     // made again when packets come
+	c.releaseReadBuf()
 	if !deadline.IsZero() {
 		d := time.Until(deadline)
 		if d <= 0 {
