@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -164,23 +165,10 @@ func (b *Broker) route(msg *session.Message, t *txn) packet.ReasonCode {
 		b.stageRetain(msg, t)
 	}
 	ms := matchPool.Get().(*[]topic.Matched)
-	matches := b.subs.Match(msg.Topic, (*ms)[:0])
-	// Group a client's overlapping subscriptions together; shared ones last.
-	slices.SortFunc(matches, func(x, y topic.Matched) int {
-		if (x.Group == "") != (y.Group == "") {
-			if x.Group == "" {
-				return -1
-			}
-			return 1
-		}
-		switch {
-		case x.Client < y.Client:
-			return -1
-		case x.Client > y.Client:
-			return 1
-		}
-		return 0
-	})
+	matches, filters := b.subs.MatchNodes(msg.Topic, (*ms)[:0])
+	if filters > 1 {
+		groupByClient(matches)
+	}
 	delivered := 0
 	for i := 0; i < len(matches); {
 		j := i + 1
@@ -201,6 +189,21 @@ func (b *Broker) route(msg *session.Message, t *txn) packet.ReasonCode {
 		return packet.NoMatchingSubscribers
 	}
 	return packet.Success
+}
+
+// groupByClient puts a client's overlapping normal subscriptions next to
+// each other, and shared ones last. Only needed when several filters
+// matched: within one filter every client is there once.
+func groupByClient(matches []topic.Matched) {
+	slices.SortFunc(matches, func(x, y topic.Matched) int {
+		if (x.Group == "") != (y.Group == "") {
+			if x.Group == "" {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(x.Client, y.Client)
+	})
 }
 
 // publishNow routes a message that no connection waits on (wills,

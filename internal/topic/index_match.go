@@ -14,40 +14,58 @@ import "strings"
 // is a wildcard, shared or not [MQTT-4.7.2-1]. name must be a valid topic
 // name (see ValidName). Match does not allocate when dst has capacity.
 func (x *Index) Match(name string, dst []Matched) []Matched {
+	dst, _ = x.MatchNodes(name, dst)
+	return dst
+}
+
+// MatchNodes is Match, also reporting how many filters contributed
+// normal subscriptions. A client has at most one subscription per filter,
+// so with one such filter no client appears twice among the normal
+// matches and the caller need not group them.
+func (x *Index) MatchNodes(name string, dst []Matched) ([]Matched, int) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	m := matcher{x: x, dst: dst}
 	level, rest, more := strings.Cut(name, "/")
 	if !isDollar(level) {
-		return x.walk(&x.root, name, false, dst)
+		m.walk(&x.root, name, false)
+	} else if c := x.root.kids.get(level); c != nil {
+		m.walk(c, rest, !more)
 	}
-	if c := x.root.kids.get(level); c != nil {
-		dst = x.walk(c, rest, !more, dst)
-	}
-	return dst
+	return m.dst, m.nodes
+}
+
+// matcher collects the matches of one name; callers hold x.mu for
+// reading.
+type matcher struct {
+	x     *Index
+	dst   []Matched
+	nodes int // filters that contributed normal subscriptions
 }
 
 // walk appends the matches under n for the remaining levels s of the
 // name; end means all levels have been consumed and n is where a filter
 // would end. It follows the literal child iteratively and recurses only
-// into '+' children. Callers hold x.mu for reading.
-func (x *Index) walk(n *node, s string, end bool, dst []Matched) []Matched {
+// into '+' children.
+func (m *matcher) walk(n *node, s string, end bool) {
 	for {
 		var plus *node
 		if e := n.ext; e != nil {
 			if e.hash != nil { // '#' matches the rest, or the parent when end
-				dst = x.collect(e.hash, dst)
+				m.collect(e.hash)
 			}
 			plus = e.plus
 		}
 		if end {
-			return x.collect(n, dst)
+			m.collect(n)
+			return
 		}
 		level, rest, more := strings.Cut(s, "/")
 		if plus != nil {
-			dst = x.walk(plus, rest, !more, dst)
+			m.walk(plus, rest, !more)
 		}
 		if n = n.kids.get(level); n == nil {
-			return dst
+			return
 		}
 		s, end = rest, !more
 	}
@@ -55,20 +73,20 @@ func (x *Index) walk(n *node, s string, end bool, dst []Matched) []Matched {
 
 // collect appends the subscriptions whose filter ends at n: every normal
 // subscriber and one member of each shared group.
-func (x *Index) collect(n *node, dst []Matched) []Matched {
-	if n.subs != nil {
+func (m *matcher) collect(n *node) {
+	if n.subs != nil && len(n.subs.s) > 0 {
+		m.nodes++
 		for i := range n.subs.s {
 			s := &n.subs.s[i]
-			dst = append(dst, Matched{Client: s.client, Opts: s.opts})
+			m.dst = append(m.dst, Matched{Client: s.client, Opts: s.opts})
 		}
 	}
 	if n.ext == nil {
-		return dst
+		return
 	}
 	for _, g := range n.ext.groups {
-		if m := g.pick(x.eligible); m != nil {
-			dst = append(dst, Matched{Client: m.client, Opts: m.opts, Group: g.name})
+		if p := g.pick(m.x.eligible); p != nil {
+			m.dst = append(m.dst, Matched{Client: p.client, Opts: p.opts, Group: g.name})
 		}
 	}
-	return dst
 }

@@ -199,3 +199,27 @@ func TestIndexMatchNoAlloc(t *testing.T) {
 		t.Errorf("Match: %v allocs, %d matches (%v)", n, len(dst), clients(dst))
 	}
 }
+
+// MatchNodes counts the filters that contributed normal subscriptions:
+// with one, no client appears twice.
+func TestMatchNodes(t *testing.T) {
+	x := NewIndex()
+	x.Subscribe("c1", "a/b", Options{})
+	x.Subscribe("c2", "a/b", Options{})
+	x.Subscribe("c1", "a/+", Options{})
+	x.Subscribe("c3", "$share/g/a/c", Options{})
+	for _, tc := range []struct {
+		name           string
+		matches, nodes int
+	}{
+		{"a/b", 3, 2},
+		{"a/c", 2, 1}, // a/+ and the shared group, which does not count
+		{"a/d", 1, 1},
+		{"b", 0, 0},
+	} {
+		got, nodes := x.MatchNodes(tc.name, nil)
+		if len(got) != tc.matches || nodes != tc.nodes {
+			t.Errorf("%s: %d matches from %d filters, want %d from %d", tc.name, len(got), nodes, tc.matches, tc.nodes)
+		}
+	}
+}
