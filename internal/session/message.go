@@ -28,7 +28,9 @@ type Message struct {
 	// From is the publishing client id, for no-local; "" for the broker.
 	From string
 
-	enc atomic.Pointer[[]byte] // MarshalMessage of the above, made once on demand
+	enc    atomic.Pointer[[]byte]    // MarshalMessage of the above, made once on demand
+	v3     [2]atomic.Pointer[wireV3] // 3.x PUBLISH without and with a packet id (wire.go)
+	v3uses atomic.Int32              // AppendV3 calls so far
 }
 
 // Encoded returns the message's durable encoding, made once and shared by

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/baram-mqtt/baram/internal/packet"
 )
 
 // recordSink records what the session writes.
@@ -236,6 +238,30 @@ func TestNewMessage(t *testing.T) {
 		}
 		if allocs := testing.AllocsPerRun(10, func() { NewMessage(src) }); n <= 256 && allocs != 1 {
 			t.Fatalf("size %d: %v allocations, want 1", n, allocs)
+		}
+	}
+}
+
+// AppendV3 gives exactly what the packet encoder gives, for every QoS
+// and flag, from one shared encoding.
+func TestAppendV3MatchesEncoder(t *testing.T) {
+	for _, qos := range []byte{0, 1, 2} {
+		for _, dup := range []bool{false, true} {
+			for _, retain := range []bool{false, true} {
+				var id uint16
+				if qos > 0 {
+					id = 0xBEEF
+				}
+				m := NewMessage([]byte("payload"))
+				m.Topic = "a/b/c"
+				want := packet.AppendPublish(nil, &packet.Publish{Topic: m.Topic, Payload: m.Payload, QoS: qos,
+					Dup: dup, Retain: retain, PacketID: id}, packet.V311)
+				for copy := range 2 { // the first copy is encoded directly, later ones from the shared bytes
+					if got := m.AppendV3([]byte("prefix"), qos, dup, retain, id); !bytes.Equal(got[6:], want) {
+						t.Errorf("qos %d dup %v retain %v, copy %d:\n got %x\nwant %x", qos, dup, retain, copy, got[6:], want)
+					}
+				}
+			}
 		}
 	}
 }
