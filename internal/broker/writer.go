@@ -159,15 +159,17 @@ func (c *conn) WritePubrel(id uint16) { c.writeAck(packet.PUBREL, id, packet.Suc
 
 // WritePublish implements session.Sink: it encodes one delivery for this
 // client's version, topic aliases and maximum packet size. It runs under
-// the session's lock.
+// the session's lock. MQTT 3.x deliveries copy the message's shared
+// encoding (session.Message.AppendV3); v5 ones carry per-client
+// properties and aliases, so each is encoded for its client.
 func (c *conn) WritePublish(d *session.Delivery) error {
-	if c.version != packet.V5 {
-		return c.writePublishV3(d)
-	}
-	p := c.outgoing(d)
-	if c.peer.maxPacket > 0 {
-		if n := packet.Size(p, c.version); n < 0 || n > int(c.peer.maxPacket) {
-			return session.ErrTooLarge
+	var p *packet.Publish // v5 only
+	if c.version == packet.V5 {
+		p = c.outgoing(d)
+		if c.peer.maxPacket > 0 {
+			if n := packet.Size(p, c.version); n < 0 || n > int(c.peer.maxPacket) {
+				return session.ErrTooLarge
+			}
 		}
 	}
 	c.outMu.Lock()
@@ -179,29 +181,13 @@ func (c *conn) WritePublish(d *session.Delivery) error {
 		c.outMu.Unlock()
 		return session.ErrSlow
 	}
-	c.applyAlias(p) // only once it is sure to be sent: an alias must not be assigned unsent
 	// QoS 1/2 are never dropped here: the inflight window bounds them.
-	c.out = packet.AppendPublish(c.out, p, c.version)
-	c.outMu.Unlock()
-	c.b.stats.countSent(d.QoS, len(d.Msg.Payload))
-	c.signal()
-	return nil
-}
-
-// writePublishV3 is WritePublish for MQTT 3.1 and 3.1.1, which have no
-// properties, aliases or maximum packet size: it copies the message's
-// shared encoding and patches flags and packet id.
-func (c *conn) writePublishV3(d *session.Delivery) error {
-	c.outMu.Lock()
-	if c.outShut {
-		c.outMu.Unlock()
-		return nil // the session keeps QoS 1/2 for redelivery
+	if p != nil {
+		c.applyAlias(p) // only once it is sure to be sent: an alias must not be assigned unsent
+		c.out = packet.AppendPublish(c.out, p, c.version)
+	} else {
+		c.out = d.Msg.AppendV3(c.out, d.QoS, d.Dup, d.Retain, d.PacketID)
 	}
-	if d.QoS == 0 && len(c.out) > c.b.opts.MaxOutboundBytes {
-		c.outMu.Unlock()
-		return session.ErrSlow
-	}
-	c.out = d.Msg.AppendV3(c.out, d.QoS, d.Dup, d.Retain, d.PacketID)
 	c.outMu.Unlock()
 	c.b.stats.countSent(d.QoS, len(d.Msg.Payload))
 	c.signal()
