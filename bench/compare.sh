@@ -51,6 +51,7 @@ IDLE_HOLD=${IDLE_HOLD:-45s}
 IDLE_SOURCES=${IDLE_SOURCES:-127.0.0.2-127.0.0.9}
 DURABLE_DURATION=${DURABLE_DURATION:-8s}
 PROFILE=${PROFILE:-}
+LATENCY_EXTRA=${LATENCY_EXTRA-mosquitto-nodelay}   # brokers added to the latency scenarios
 OUT=${OUT:-bench/results/compare-$(date -u +%Y%m%d).jsonl}
 MOSQUITTO=${MOSQUITTO:-/usr/sbin/mosquitto}
 ALL="fanin-q0 fanin-q1 fanout100-q0 fanout100-q1 fanout1000-q0 fanout1000-q1 pairs-q0 pairs-q1 latency-q0 latency-q1 idle durable"
@@ -190,7 +191,9 @@ profile() { # a CPU profile of baram: PROFILE_SECONDS (5) from PROFILE_DELAY (2)
   sleep "${PROFILE_DELAY:-2}"
   local f="bench/results/profile-$scen-$(date -u +%Y%m%dT%H%M%SZ)"
   if curl -sf -o "$f.pb.gz" "http://127.0.0.1:$APORT/debug/pprof/profile?seconds=${PROFILE_SECONDS:-5}"; then
-    go tool pprof -top -nodecount 40 "$work/baram" "$f.pb.gz" > "$f.txt" 2>/dev/null || true
+    { go tool pprof -top -nodecount 40 "$work/baram" "$f.pb.gz"
+      echo; echo "# cumulative"; go tool pprof -top -cum -nodecount 60 "$work/baram" "$f.pb.gz"
+    } > "$f.txt" 2>/dev/null || true
     echo "# profile: $f.txt" >&2
   else
     echo "# profile failed" >&2
@@ -206,7 +209,7 @@ run_one() { # round scenario broker
   python3 bench/compare_proc.py snap "$pid" > "$work/before.json"
   local rc=0 samples=
   : > "$work/bench.json"; rm -f "$work/samples"
-  if [ "$base" = idle ]; then
+  if [ "$base" = idle ] || [ "$base" = durable ]; then
     samples="$work/samples"
     python3 bench/compare_proc.py sample "$pid" "$samples" 0.5 &
     sampler=$!
@@ -258,7 +261,10 @@ echo "# $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), lo
 for round in $(seq "$ROUNDS"); do
   for scen in $SCENARIOS; do
     brokers=$BROKERS
-    case $scen in durable*) brokers=$(echo "$BROKERS" | tr ' ' '\n' | grep -v '^mochi$' | tr '\n' ' ') ;; esac
+    case $scen in
+      durable*) brokers=$(echo "$BROKERS" | tr ' ' '\n' | grep -v '^mochi$' | tr '\n' ' ') ;;
+      latency*) brokers="$BROKERS $LATENCY_EXTRA" ;;
+    esac
     if [ -n "$PROFILE" ]; then brokers=baram; fi
     for broker in $brokers; do
       run_one "$round" "$scen" "$broker"
