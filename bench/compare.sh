@@ -12,6 +12,7 @@
 #   bench/compare.sh fanin-q1-default          # any scenario with default limits
 #   PROFILE=1 bench/compare.sh fanout1000-q1   # baram only: a 5 s CPU profile mid-run
 #   PROFILE=1 PROFILE_DELAY=0 PROFILE_SECONDS=4 bench/compare.sh idle
+#   PROFILE=heap PROFILE_DELAY=11 bench/compare.sh durable   # live heap while draining
 #   bench/compare_summary.py bench/results/compare-*.jsonl
 #
 # Scenarios (64-byte payloads, MQTT 3.1.1):
@@ -190,7 +191,12 @@ bench_args() { # scenario -> the baram bench arguments
 profile() { # a CPU profile of baram: PROFILE_SECONDS (5) from PROFILE_DELAY (2) s into the run
   sleep "${PROFILE_DELAY:-2}"
   local f="bench/results/profile-$scen-$(date -u +%Y%m%dT%H%M%SZ)"
-  if curl -sf -o "$f.pb.gz" "http://127.0.0.1:$APORT/debug/pprof/profile?seconds=${PROFILE_SECONDS:-5}"; then
+  local url="http://127.0.0.1:$APORT/debug/pprof/profile?seconds=${PROFILE_SECONDS:-5}"
+  if [ "$PROFILE" = heap ]; then  # PROFILE=heap: the live heap at PROFILE_DELAY
+    f="bench/results/heap-$scen-$(date -u +%Y%m%dT%H%M%SZ)"
+    url="http://127.0.0.1:$APORT/debug/pprof/heap"
+  fi
+  if curl -sf -o "$f.pb.gz" "$url"; then
     { go tool pprof -top -nodecount 40 "$work/baram" "$f.pb.gz"
       echo; echo "# cumulative"; go tool pprof -top -cum -nodecount 60 "$work/baram" "$f.pb.gz"
     } > "$f.txt" 2>/dev/null || true

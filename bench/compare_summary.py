@@ -134,6 +134,16 @@ def dur_drain(r):
     return ((r["bench"].get("offline") or {}).get("drained") or {}).get("msgs_per_s")
 
 
+def dur_rss(r):
+    """(peak RssAnon MB while publishing, peak RssAnon MB over the run)"""
+    samples = r.get("samples") or []
+    if not samples:
+        return None, None
+    end = samples[0][0] + r["bench"]["pub"]["elapsed_s"] + 0.5
+    pub = [s[1] for s in samples if s[0] <= end] or [0]
+    return max(pub) / 1024, max(s[1] for s in samples) / 1024
+
+
 def m(group, broker, fn):
     return med([fn(r) for r in group.get(broker, [])])
 
@@ -307,8 +317,8 @@ def print_durable():
     g = runs[("durable", "durable")]
     print("#### durable")
     print()
-    print("| broker | rounds | publish msgs/s (acked) | ack p50 ms | ack p99 ms | queued | drain msgs/s | missing | broker CPU s (publish + drain) | peak RSS MB | data dir MB | other % |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| broker | rounds | publish msgs/s (acked) | ack p50 ms | ack p99 ms | queued | drain msgs/s | missing | broker CPU s (publish + drain) | RssAnon MB publishing / draining | peak RSS MB | data dir MB | other % |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for b in brokers(g):
         rs = g[b]
         pub = [r["bench"]["pub"] for r in rs]
@@ -322,6 +332,7 @@ def print_durable():
             spread([dur_drain(r) for r in rs], n0),
             n0(max((o.get("missing") or 0) for o in off)),
             n1(med([r["proc"].get("cpu_s") for r in rs])),
+            f"{n0(med([dur_rss(r)[0] for r in rs]))} / {n0(med([dur_rss(r)[1] for r in rs]))}",
             n0(med([hwm_mb(r) for r in rs])),
             n0(med([r.get("data_dir_kb", 0) / 1024 for r in rs])),
             n0(med([r["machine"].get("other_pct") for r in rs])),
