@@ -139,6 +139,7 @@ func (s *Session) loadFromStore() error {
 		return err
 	}
 	s.inflight = inflight
+	s.countResends()
 	s.queue = queue{}
 	for _, d := range waiting {
 		if _, ok := s.dur.pending[d.Seq]; !ok {

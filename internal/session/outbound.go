@@ -75,6 +75,18 @@ func (s *Session) resume() {
 	}
 	clear(s.inflight[len(kept):])
 	s.inflight = kept
+	s.countResends()
+}
+
+// countResends recounts the inflight messages in the Resend phase, after
+// the inflight list was replaced wholesale.
+func (s *Session) countResends() {
+	s.resends = 0
+	for _, d := range s.inflight {
+		if d.Phase == Resend {
+			s.resends++
+		}
+	}
 }
 
 // Deliver offers a new delivery to the session: sent at once when the
@@ -197,7 +209,7 @@ func (s *Session) fill(now time.Time) {
 // resendHeld sends inflight messages held back by a smaller receive
 // maximum, oldest first, while the window has room.
 func (s *Session) resendHeld() {
-	for i := 0; i < len(s.inflight); i++ {
+	for i := 0; s.resends > 0 && i < len(s.inflight); i++ {
 		d := s.inflight[i]
 		if d.Phase != Resend {
 			continue
@@ -205,6 +217,7 @@ func (s *Session) resendHeld() {
 		if s.window() >= s.limits.Inflight {
 			return
 		}
+		s.resends--
 		d.Dup, d.Phase = true, AwaitAck // it went out on an earlier connection
 		if s.sink.WritePublish(d) == ErrTooLarge {
 			s.dropped++
@@ -216,27 +229,17 @@ func (s *Session) resendHeld() {
 }
 
 // window counts the inflight messages the client holds now: all but those
-// in the Resend phase. The inflight list is at most a receive maximum
-// long, so counting beats keeping a counter in step.
+// in the Resend phase. (It runs for every delivery and acknowledgement,
+// and the window may be thousands long: counted in s.resends, not by a
+// walk.)
 func (s *Session) window() int {
-	n := 0
-	for _, d := range s.inflight {
-		if d.Phase != Resend {
-			n++
-		}
-	}
-	return n
+	return len(s.inflight) - s.resends
 }
 
 // holding reports whether inflight messages wait to be resent; new ones
 // queue behind them to keep the order.
 func (s *Session) holding() bool {
-	for _, d := range s.inflight {
-		if d.Phase == Resend {
-			return true
-		}
-	}
-	return false
+	return s.resends > 0
 }
 
 // freeID returns the next packet id not used by an inflight message.
@@ -262,6 +265,14 @@ func (s *Session) inflightIndex(id uint16) int {
 }
 
 func (s *Session) removeInflight(i int) {
+	if s.inflight[i].Phase == Resend {
+		s.resends--
+	}
+	if i == 0 { // acknowledgements mostly come oldest first
+		s.inflight[0] = nil
+		s.inflight = s.inflight[1:]
+		return
+	}
 	copy(s.inflight[i:], s.inflight[i+1:])
 	s.inflight[len(s.inflight)-1] = nil
 	s.inflight = s.inflight[:len(s.inflight)-1]
@@ -311,6 +322,9 @@ func (s *Session) Pubrec(id uint16, failed bool, now time.Time) bool {
 		if err := s.dur.j.Released(s.dur.sid, d); err != nil {
 			return true // still awaiting PUBREC: a repeated one retries
 		}
+	}
+	if d.Phase == Resend {
+		s.resends--
 	}
 	d.Phase = AwaitComp
 	if s.sink != nil {

@@ -45,6 +45,7 @@ type Session struct {
 
 	nextID   uint16
 	inflight []*Delivery // outbound QoS 1/2 in send order; len <= limits.Inflight while online
+	resends  int         // inflight entries in the Resend phase (outbound.go)
 	queue    queue       // waiting for a slot or for the client
 
 	inboundQoS2 map[uint16]struct{} // PUBREC sent, waiting for PUBREL
@@ -129,7 +130,7 @@ func (s *Session) Detach(sink Sink) bool {
 	}
 	s.sink = nil
 	if s.dur != nil { // it is all on disk: an offline session holds no messages in memory
-		s.inflight, s.queue = nil, queue{}
+		s.inflight, s.queue, s.resends = nil, queue{}, 0
 	}
 	return true
 }
