@@ -185,13 +185,17 @@ func (c *conn) kick(code packet.ReasonCode) {
 	c.kickCode = &b
 	v5 := c.version == packet.V5
 	c.outMu.Unlock()
-	c.wake() // before anything closes the socket; the reader sees kickCode
 	if v5 {
 		c.writeDisconnect(code, "")
 	}
 	c.shutWriter()
 	// Unblock the reader now; the writer closes the socket after flushing.
 	c.nc.SetReadDeadline(time.Unix(1, 0))
+	// A parked connection has no reader to unblock: start one. Only now,
+	// so that it cannot end the connection before the DISCONNECT is
+	// queued. (Its socket may be closed already, which took it out of the
+	// epoll set; the parker's remove goes through the closed netFD.)
+	c.wake()
 }
 
 // setVersion records the protocol level. Other goroutines (kick) read it

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/packet"
+	"github.com/baram-mqtt/baram/internal/session"
 	"github.com/baram-mqtt/baram/internal/store"
 	"github.com/baram-mqtt/baram/internal/topic"
 )
@@ -171,19 +172,28 @@ type acceptedSub struct {
 // retained messages (not for shared subscriptions, MQTT 5 section 4.8.2).
 func (c *conn) subscribe(ack *packet.Suback, subs []acceptedSub) {
 	s := c.entry.sess
-	var retained []acceptedSub
+	var retained []retainedSend
 	for _, sub := range subs {
 		existed := c.b.subs.Subscribe(c.clientID, sub.filter, sub.opts)
 		s.Subscribe(sub.filter, sub.opts)
 		_, _, shared := topic.ParseShared(sub.filter)
 		if !shared && (sub.opts.RetainHandling == 0 || (sub.opts.RetainHandling == 1 && !existed)) {
-			retained = append(retained, sub)
+			// Taken before the SUBACK leaves: a message the client
+			// publishes once it has the SUBACK reaches it live, and must
+			// not come again as a retained one.
+			retained = append(retained, retainedSend{sub.opts, c.b.retainedFor(s, sub.filter)})
 		}
 	}
 	c.writePacket(ack)
-	for _, sub := range retained {
-		c.b.sendRetained(s, sub.filter, sub.opts)
+	for _, r := range retained {
+		c.b.sendRetained(s, r.msgs, r.opts)
 	}
+}
+
+// retainedSend is the retained messages one new subscription gets.
+type retainedSend struct {
+	opts topic.Options
+	msgs []*session.Message
 }
 
 // checkFilter validates one requested subscription. A bad filter fails

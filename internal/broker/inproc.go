@@ -72,7 +72,7 @@ func (b *Broker) Subscribe(filter string, fn Handler) (unsubscribe func(), err e
 	b.subs.Subscribe(id, filter, opts)
 	s.Subscribe(filter, opts)
 	if _, _, shared := topic.ParseShared(filter); !shared {
-		b.sendRetained(s, filter, opts)
+		b.sendRetained(s, b.retainedFor(s, filter), opts)
 	}
 	var once sync.Once
 	unsubscribe = func() {

@@ -19,13 +19,12 @@ func (b *Broker) retainInMemory(msg *session.Message) {
 	b.retained.Set(msg.Topic, msg)
 }
 
-// sendRetained delivers the retained messages matching a new
-// subscription, with the retain flag set [MQTT-3.3.1-9]. Expired ones are
-// removed instead.
-func (b *Broker) sendRetained(s *session.Session, filter string, opts topic.Options) {
+// retainedFor returns the retained messages matching a new subscription
+// of s that s may read. Expired ones are removed instead.
+func (b *Broker) retainedFor(s *session.Session, filter string) []*session.Message {
 	now := time.Now()
 	var expired []string
-	t := b.newTxn()
+	var out []*session.Message
 	rules := b.rules()
 	user := s.Username()
 	client := acl.Client{Username: user, HasUsername: user != "", ClientID: s.ClientID}
@@ -37,6 +36,25 @@ func (b *Broker) sendRetained(s *session.Session, filter string, opts topic.Opti
 		if rules != nil && !rules.CanReceive(client, name) {
 			return true // the same read check as a live delivery
 		}
+		out = append(out, m)
+		return true
+	})
+	for _, name := range expired {
+		if m, ok := b.retained.Get(name); ok && m.Expired(now) {
+			b.retained.Delete(name)
+		}
+	}
+	return out
+}
+
+// sendRetained delivers retained messages to a new subscription, with
+// the retain flag set [MQTT-3.3.1-9].
+func (b *Broker) sendRetained(s *session.Session, msgs []*session.Message, opts topic.Options) {
+	if len(msgs) == 0 {
+		return
+	}
+	t := b.newTxn()
+	for _, m := range msgs {
 		d := &session.Delivery{Msg: m, QoS: min(m.QoS, opts.QoS), Retain: true}
 		if opts.ID != 0 {
 			d.SubIDs = []uint32{opts.ID}
@@ -46,12 +64,6 @@ func (b *Broker) sendRetained(s *session.Session, filter string, opts topic.Opti
 		} else {
 			t.routes = append(t.routes, routed{s, d})
 		}
-		return true
-	})
-	t.run()
-	for _, name := range expired {
-		if m, ok := b.retained.Get(name); ok && m.Expired(now) {
-			b.retained.Delete(name)
-		}
 	}
+	t.run()
 }
