@@ -101,7 +101,9 @@ def record(args):
     busy = ma["cpu_busy_s"] - mb["cpu_busy_s"]
     rec["wall_s"] = round(wall, 2)
     rec["proc"] = broker
-    bench_cpu = (rec["bench"] or {}).get("bench_cpu_s", 0) or 0
+    bench = rec["bench"] or {}
+    # baram bench: bench_cpu_s; benchdurable: bench.cpu_s (publishing only)
+    bench_cpu = bench.get("bench_cpu_s") or (bench.get("bench") or {}).get("cpu_s") or 0
     rec["machine"] = {
         "cores": os.cpu_count(),
         "busy_pct": round(100 * busy / wall, 1) if wall > 0 else None,

@@ -43,7 +43,7 @@ for path in args.files:
         meta["commits"].add(r["commit"] + ("+dirty" if r.get("dirty") else ""))
         meta["loads"].append(float(r["machine"]["loadavg_start"].split()[0]))
         if r["machine"].get("other_pct") is not None:
-            meta["others"].append(r["machine"]["other_pct"])
+            meta["others"].append(r["machine"]["other_pct"])  # corrected below
         meta["times"].append(r["time"])
 
 
@@ -142,6 +142,16 @@ def dur_rss(r):
     end = samples[0][0] + r["bench"]["pub"]["elapsed_s"] + 0.5
     pub = [s[1] for s in samples if s[0] <= end] or [0]
     return max(pub) / 1024, max(s[1] for s in samples) / 1024
+
+
+def other(r):
+    """other processes' CPU over the run, % of one core (older lines of
+    durable runs did not subtract benchdurable's own CPU)"""
+    o = r["machine"].get("other_pct")
+    b = r["bench"]
+    if o is not None and "bench_cpu_s" not in b and r.get("wall_s"):
+        o -= 100 * ((b.get("bench") or {}).get("cpu_s") or 0) / r["wall_s"]
+    return o
 
 
 def m(group, broker, fn):
@@ -256,7 +266,7 @@ def print_throughput(scen, limits):
             n2(med([lat(r, "p50_ms") for r in rs])),
             spread([lat(r, "p99_ms") for r in rs], n2),
             n0(med([hwm_mb(r) for r in rs])),
-            n0(med([r["machine"].get("other_pct") for r in rs])),
+            n0(med([other(r) for r in rs])),
         ]) + " |")
     if "baram" in g:
         parts = []
@@ -285,7 +295,7 @@ def print_latency(scen):
             spread([lat(r, "p99_ms") for r in rs], n2),
             spread([lat(r, "max_ms") for r in rs], n1),
             n2(med([r["proc"].get("cpu_s") for r in rs])),
-            n0(med([r["machine"].get("other_pct") for r in rs])),
+            n0(med([other(r) for r in rs])),
         ]) + " |")
     print()
 
@@ -335,7 +345,7 @@ def print_durable():
             f"{n0(med([dur_rss(r)[0] for r in rs]))} / {n0(med([dur_rss(r)[1] for r in rs]))}",
             n0(med([hwm_mb(r) for r in rs])),
             n0(med([r.get("data_dir_kb", 0) / 1024 for r in rs])),
-            n0(med([r["machine"].get("other_pct") for r in rs])),
+            n0(med([other(r) for r in rs])),
         ]) + " |")
     print()
 
