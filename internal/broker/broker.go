@@ -38,8 +38,9 @@ type Broker struct {
 	// sessions maps client id to *entry. Stored and deleted under mu; read
 	// without it on the publish path.
 	sessions  sync.Map
-	connected atomic.Int64 // open client sockets
-	parked    atomic.Int64 // connections without a goroutine (park.go)
+	connected atomic.Int64  // open client sockets
+	parked    atomic.Int64  // connections without a goroutine (park.go)
+	parks     atomic.Uint64 // connections parked since the last memory trim (memory.go)
 	started   time.Time
 	inprocSeq atomic.Uint64 // numbers in-process subscriptions
 	nextSID   atomic.Uint64 // the last session number handed out

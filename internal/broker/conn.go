@@ -18,17 +18,17 @@ import (
 
 // Read buffer sizes: a connection starts small and returns to small when
 // it goes quiet, so idle clients cost little memory. A plain TCP
-// connection holds no read buffer at all while idle: it waits for
-// readability without one (readwait_unix.go) and takes a pooled buffer
-// of poolReadBuf bytes for each burst.
+// connection holds no read buffer at all while parked: it waits for
+// readability without one (readwait_unix.go), reads into a buffer of
+// rawReadBuf bytes while it is busy and drops it when it parks. (Not a
+// sync.Pool: after a connection storm a pool held every parked
+// connection's buffer, 4 KB each, until two garbage collections that an
+// idle broker does not run.)
 const (
 	minReadBuf  = 512
 	idleReadBuf = 4 << 10
-	poolReadBuf = 4 << 10
+	rawReadBuf  = 4 << 10
 )
-
-// readBufs holds the read buffers of plain TCP connections between bursts.
-var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, poolReadBuf); return &b }}
 
 // conn is one client connection. Its reader goroutine (serve) owns the
 // connection and its cleanup; the writer goroutine (writeLoop) is started
@@ -56,7 +56,6 @@ type conn struct {
 	// Owned by the reader goroutine.
 	rbuf         []byte            // nil while a plain TCP connection is idle
 	raw          syscall.RawConn   // the plain socket, for waiting without a buffer; nil if wrapped
-	pooled       *[]byte           // the readBufs holder rbuf came from, nil if none
 	readDeadline time.Time         // the keep alive's; zero for none
 	parkTimer    *time.Timer       // wakes a parked connection at readDeadline
 	parkID       int32             // its id in the parker's epoll set; guarded by parker.mu
@@ -351,8 +350,8 @@ func (c *conn) waitDrained() error {
 }
 
 // compact drops the n handled bytes, and shrinks a buffer that grew for a
-// large packet once it has drained. (A plain TCP connection gives its
-// pooled buffer back when it parks.)
+// large packet once it has drained. (A plain TCP connection drops its
+// buffer when it parks.)
 func (c *conn) compact(n int) {
 	rest := copy(c.rbuf, c.rbuf[n:])
 	c.rbuf = c.rbuf[:rest]
@@ -361,24 +360,21 @@ func (c *conn) compact(n int) {
 	}
 	switch {
 	case rest > 0:
-	case c.raw != nil && cap(c.rbuf) > poolReadBuf:
-		c.rbuf, c.pooled = nil, nil // grown for a large packet: next time a pooled one
+	case c.raw != nil && cap(c.rbuf) > rawReadBuf:
+		c.rbuf = nil // grown for a large packet: the next read takes a small one
 	case c.raw == nil && cap(c.rbuf) > idleReadBuf:
 		c.rbuf = make([]byte, 0, minReadBuf)
 	}
 }
 
-// releaseReadBuf gives an empty pooled read buffer back, when parking.
+// releaseReadBuf drops the empty read buffer, when parking.
 func (c *conn) releaseReadBuf() {
-	if c.pooled != nil && len(c.rbuf) == 0 && cap(c.rbuf) == poolReadBuf {
-		*c.pooled = c.rbuf[:0]
-		readBufs.Put(c.pooled)
-	}
-	c.rbuf, c.pooled = nil, nil
+	c.rbuf = nil
 }
 
-// takeReadBuf gives an empty rbuf a buffer: for a plain TCP connection a
-// pooled one once bytes are there to read, else minReadBuf bytes.
+// takeReadBuf gives an empty rbuf a buffer: for a plain TCP connection
+// one of rawReadBuf bytes once bytes are there to read, else minReadBuf
+// bytes.
 func (c *conn) takeReadBuf() error {
 	if c.raw == nil {
 		c.rbuf = make([]byte, 0, minReadBuf)
@@ -387,8 +383,7 @@ func (c *conn) takeReadBuf() error {
 	if err := c.waitReadable(); err != nil {
 		return err
 	}
-	c.pooled = readBufs.Get().(*[]byte)
-	c.rbuf = *c.pooled
+	c.rbuf = make([]byte, 0, rawReadBuf)
 	return nil
 }
 

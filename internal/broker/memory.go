@@ -18,6 +18,11 @@ import (
 const (
 	trimInterval = 30 * time.Second
 	trimMinFree  = 32 << 20 // bytes free and not yet returned
+	// trimParks is how many connections parked since the last check make
+	// a trim worth it on their own: each left its stack and read buffer
+	// behind as garbage, which an idle broker would not collect for
+	// minutes.
+	trimParks = 1000
 )
 
 // trimMetrics are the runtime figures the trimmer reads; reading them
@@ -53,11 +58,12 @@ func (b *Broker) startTrimmer() {
 func (b *Broker) trim(samples []metrics.Sample) {
 	metrics.Read(samples)
 	free, live := samples[0].Value.Uint64(), samples[1].Value.Uint64()
-	if free < trimMinFree || free < live/2 {
+	parks := b.parks.Swap(0)
+	if parks < trimParks && (free < trimMinFree || free < live/2) {
 		return
 	}
 	start := time.Now()
 	debug.FreeOSMemory()
-	b.log.Debug("returned free memory to the OS", "free_mb", free>>20, "live_mb", live>>20,
+	b.log.Debug("returned free memory to the OS", "free_mb", free>>20, "live_mb", live>>20, "parked", parks,
 		"took", time.Since(start).Round(time.Microsecond))
 }

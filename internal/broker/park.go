@@ -82,6 +82,7 @@ func (c *conn) park() bool {
 		return false
 	}
 	c.b.parked.Add(1)
+	c.b.parks.Add(1)
 	return true // from here c belongs to whoever wakes it
 }
 
