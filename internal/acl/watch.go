@@ -19,6 +19,8 @@ type Watched struct {
 	logger *slog.Logger
 	cur    atomic.Pointer[ACL]
 
+	done chan struct{} // closed when the polling goroutine has returned
+
 	mu       sync.Mutex  // serializes loads; guards the fields below
 	loaded   os.FileInfo // the file as last loaded or tried; nil before
 	statErrs bool        // the last poll could not stat the file (logged once)
@@ -36,7 +38,7 @@ func watch(ctx context.Context, path string, logger *slog.Logger, every time.Dur
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	w := &Watched{path: path, logger: logger}
+	w := &Watched{path: path, logger: logger, done: make(chan struct{})}
 	w.mu.Lock()
 	err := w.loadLocked()
 	w.mu.Unlock()
@@ -46,6 +48,10 @@ func watch(ctx context.Context, path string, logger *slog.Logger, every time.Dur
 	go w.poll(ctx, every)
 	return w, nil
 }
+
+// Done is closed once the polling goroutine has returned, after ctx is
+// done.
+func (w *Watched) Done() <-chan struct{} { return w.done }
 
 // Current returns the rules in force. It never returns nil.
 func (w *Watched) Current() *ACL { return w.cur.Load() }
@@ -64,6 +70,7 @@ func (w *Watched) Reload() error {
 
 // poll reloads the file when its stat changes, until ctx is done.
 func (w *Watched) poll(ctx context.Context, every time.Duration) {
+	defer close(w.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -44,23 +44,13 @@ func openAuthFiles(ctx context.Context, a config.Auth, logger *slog.Logger) (_ *
 		}
 	}
 	if h := a.HTTP; h != nil {
-		f.http, err = auth.NewHTTP(auth.HTTPConfig{
-			URL:      h.URL,
-			Timeout:  time.Duration(h.Timeout),
-			CacheTTL: time.Duration(h.CacheTTL),
-			Headers:  h.Headers,
-		}, nil)
+		f.http, err = auth.NewHTTP(httpConfig(h), nil)
 		if err != nil {
 			return nil, fmt.Errorf("auth.http: %w", err)
 		}
 	}
 	if h := a.HTTPACL; h != nil {
-		f.httpACL, err = auth.NewHTTPAuthorizer(auth.HTTPConfig{
-			URL:      h.URL,
-			Timeout:  time.Duration(h.Timeout),
-			CacheTTL: time.Duration(h.CacheTTL),
-			Headers:  h.Headers,
-		}, nil)
+		f.httpACL, err = auth.NewHTTPAuthorizer(httpConfig(h), nil)
 		if err != nil {
 			return nil, fmt.Errorf("auth.http_acl: %w", err)
 		}
@@ -160,13 +150,19 @@ func (f *authFiles) logAttrs() []any {
 	return attrs
 }
 
-// close stops the watchers and waits for the password file's to return.
-// (The ACL watcher offers nothing to wait on; it returns as soon as it
-// sees the cancellation.)
-// It may be called more than once.
+// close stops the file watchers and waits for their goroutines to
+// return. It may be called more than once.
 func (f *authFiles) close() {
 	f.cancel()
 	if f.passwd != nil {
 		<-f.passwd.Done()
 	}
+	if f.acl != nil {
+		<-f.acl.Done()
+	}
+}
+
+// httpConfig is an HTTP hook's settings, for auth.http and auth.http_acl.
+func httpConfig(h *config.HTTPAuth) auth.HTTPConfig {
+	return auth.HTTPConfig{URL: h.URL, Timeout: time.Duration(h.Timeout), CacheTTL: time.Duration(h.CacheTTL), Headers: h.Headers}
 }
