@@ -45,7 +45,7 @@ func (c *conn) authenticate(p *packet.Connect) (packet.ReasonCode, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), c.b.opts.AuthTimeout)
 		defer cancel()
 		req := &auth.Request{ClientID: p.ClientID, Username: p.Username, HasUsername: p.HasUsername,
-			Password: p.Password, HasPassword: p.HasPassword, Remote: c.nc.RemoteAddr().String(), Listener: c.ls.lo.Name,
+			Password: p.Password, HasPassword: p.HasPassword, Remote: c.remote, Listener: c.ls.lo.Name,
 			CertIdentity: c.certSubject()}
 		d, err := a.Authenticate(ctx, req)
 		switch d {

@@ -84,7 +84,7 @@ func (b *Broker) clientInfo(e *entry) ClientInfo {
 	ci.ProtocolVersion = e.version
 	if c := e.owner; c != nil {
 		ci.Connected = true
-		ci.Address = c.nc.RemoteAddr().String()
+		ci.Address = c.remote
 		ci.Listener = c.ls.lo.Name
 		ci.ConnectedAt = c.connectedAt
 		ci.KeepAlive = c.keepAlive
