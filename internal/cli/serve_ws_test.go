@@ -256,8 +256,10 @@ log:
 		t.Fatalf("connect through the PROXY header: %v\n%s", err, s.stderr)
 	}
 	defer func() { c.Disconnect(&paho.Disconnect{}); <-c.Done() }()
-	if out := s.stderr.String(); !regexp.MustCompile(`msg="client connected"[^\n]* remote=203\.0\.113\.7:4242 `).MatchString(out) {
-		t.Errorf("the broker did not see the client at 203.0.113.7:4242:\n%s", out)
+	// The line is written after the CONNACK leaves.
+	seen := regexp.MustCompile(`msg="client connected"[^\n]* remote=203\.0\.113\.7:4242 `).MatchString
+	if !s.stderr.Wait(seen, tlsWait) {
+		t.Errorf("the broker did not see the client at 203.0.113.7:4242:\n%s", s.stderr)
 	}
 
 	// The trusted proxy must send a header: a bare CONNECT is refused.
@@ -272,7 +274,8 @@ log:
 		c2.Disconnect(&paho.Disconnect{})
 	}
 	<-c2.Done()
-	if !strings.Contains(s.stderr.String(), `msg="PROXY protocol: connection refused"`) {
+	refused := func(out string) bool { return strings.Contains(out, `msg="PROXY protocol: connection refused"`) }
+	if !s.stderr.Wait(refused, tlsWait) {
 		t.Errorf("the refusal is not logged:\n%s", s.stderr)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestBuffer(t *testing.T) {
@@ -20,5 +21,16 @@ func TestBuffer(t *testing.T) {
 	}
 	if !b.Contains("line 7\n") || b.Contains("line 10") {
 		t.Fatalf("Contains is wrong for %q", b.String())
+	}
+}
+
+func TestBufferWait(t *testing.T) {
+	var b Buffer
+	go fmt.Fprint(&b, "late line\n")
+	if !b.Wait(func(s string) bool { return strings.Contains(s, "late line") }, 5*time.Second) {
+		t.Fatalf("Wait missed a line written after it started: %q", b.String())
+	}
+	if b.Wait(func(s string) bool { return strings.Contains(s, "never") }, 10*time.Millisecond) {
+		t.Fatal("Wait matched a line nobody wrote")
 	}
 }
