@@ -28,6 +28,7 @@
 #                                Pebble with sync always, Mosquitto with
 #                                persistence; not mochi)
 #   NAME-default                 NAME with each broker's default limits
+#   NAME-v5                      NAME with MQTT 5 clients (e.g. fanout100-q0-v5)
 #
 # Brokers (BROKERS): baram, mosquitto, mochi, and mosquitto-nodelay
 # (mosquitto with set_tcp_nodelay true, which Go's sockets have by default).
@@ -176,7 +177,12 @@ start_broker() { # broker limits
 }
 
 bench_args() { # scenario -> the baram bench arguments
-  local s=$1 q=${1##*-q}
+  local s=$1
+  if [ "${s%-v5}" != "$s" ]; then  # NAME-v5: NAME with MQTT 5 clients
+    echo "$(bench_args "${s%-v5}") --mqtt 5"
+    return
+  fi
+  local q=${s##*-q}
   case $s in
     fanin-q?)      echo "fanin --publishers 100 --subscribers 1 --qos $q --duration $DURATION" ;;
     fanout100-q?)  echo "fanout --publishers 1 --subscribers 100 --qos $q --duration $DURATION" ;;
