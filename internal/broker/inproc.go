@@ -61,7 +61,7 @@ func (b *Broker) Subscribe(filter string, fn Handler) (unsubscribe func(), err e
 	// U+0000 never appears in a client's id [MQTT-1.5.4-2], so this cannot
 	// collide with a network client.
 	id := fmt.Sprintf("\x00inproc-%d", b.inprocSeq.Add(1))
-	sink := &funcSink{ch: make(chan *session.Delivery, inprocBuffer), done: make(chan struct{})}
+	sink := &funcSink{ch: make(chan inprocMessage, inprocBuffer), done: make(chan struct{})}
 	go sink.run(fn)
 	s := session.New(id)
 	s.Attach(sink, 0, session.Limits{Inflight: 1}, time.Now())
@@ -97,26 +97,34 @@ func (b *Broker) Subscribe(filter string, fn Handler) (unsubscribe func(), err e
 type funcSink struct {
 	mu     sync.Mutex // guards closed and sends on ch
 	closed bool
-	ch     chan *session.Delivery
+	ch     chan inprocMessage
 	done   chan struct{} // closed when run has returned
+}
+
+// inprocMessage is what a handler gets; the message is kept for it.
+type inprocMessage struct {
+	msg      *session.Message
+	retained bool
 }
 
 func (f *funcSink) run(fn Handler) {
 	defer close(f.done)
-	for d := range f.ch {
-		fn(d.Msg.Topic, d.Msg.Payload, d.Retain)
+	for m := range f.ch {
+		fn(m.msg.Topic, m.msg.Payload, m.retained)
 	}
 }
 
-// WritePublish implements session.Sink.
+// WritePublish implements session.Sink. The handler runs later, on its
+// own goroutine, so the message is marked kept (never recycled).
 func (f *funcSink) WritePublish(d *session.Delivery) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return nil
 	}
+	d.Msg.Keep()
 	select {
-	case f.ch <- d:
+	case f.ch <- inprocMessage{d.Msg, d.Retain}:
 		return nil
 	default:
 		return session.ErrSlow

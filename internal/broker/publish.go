@@ -53,6 +53,9 @@ func (c *conn) handlePublish(h packet.FixedHeader, body []byte) error {
 	switch p.QoS {
 	case 0:
 		c.b.route(msg, t)
+		if !msg.Retain { // the retained index keeps it
+			t.reuse = append(t.reuse, msg)
+		}
 		return nil
 	case 1:
 		return c.ackPublish(p, c.b.route(msg, t))
@@ -219,7 +222,9 @@ func (b *Broker) publishNow(msg *session.Message) error {
 // subscription identifier [MQTT-3.3.4-3..5].
 func (b *Broker) deliver(subs []topic.Matched, msg *session.Message, t *txn) bool {
 	client := subs[0].Client
-	d := &session.Delivery{Msg: msg}
+	t.routes = append(t.routes, routed{d: session.Delivery{Msg: msg}})
+	r := &t.routes[len(t.routes)-1]
+	d := &r.d
 	wanted := false
 	for _, s := range subs {
 		if s.Opts.NoLocal && client == msg.From { // [MQTT-3.8.3-3]
@@ -233,21 +238,26 @@ func (b *Broker) deliver(subs []topic.Matched, msg *session.Message, t *txn) boo
 		}
 	}
 	e := b.lookup(client)
-	if !wanted || e == nil {
+	if !wanted || e == nil || !b.mayReceive(e, msg.Topic) {
+		t.routes = t.routes[:len(t.routes)-1]
 		return false
 	}
-	if r := b.rules(); r != nil {
-		user := e.sess.Username()
-		if !r.CanReceive(acl.Client{Username: user, HasUsername: user != "", ClientID: client}, msg.Topic) {
-			return false
-		}
-	}
+	r.sess = e.sess
 	if out := e.sess.Admit(d, t); out.IsDrop() {
+		t.routes = t.routes[:len(t.routes)-1]
 		b.account(e.sess, out)
+	}
+	return true
+}
+
+// mayReceive applies the ACL's read rules to one recipient.
+func (b *Broker) mayReceive(e *entry, name string) bool {
+	r := b.rules()
+	if r == nil {
 		return true
 	}
-	t.routes = append(t.routes, routed{e.sess, d})
-	return true
+	user := e.sess.Username()
+	return r.CanReceive(acl.Client{Username: user, HasUsername: user != "", ClientID: e.sess.ClientID}, name)
 }
 
 // account counts a dropped delivery and logs the first drop of a burst.

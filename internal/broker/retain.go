@@ -16,6 +16,7 @@ func (b *Broker) retainInMemory(msg *session.Message) {
 		b.retained.Delete(msg.Topic)
 		return
 	}
+	msg.Keep()
 	b.retained.Set(msg.Topic, msg)
 }
 
@@ -55,14 +56,14 @@ func (b *Broker) sendRetained(s *session.Session, msgs []*session.Message, opts 
 	}
 	t := b.newTxn()
 	for _, m := range msgs {
-		d := &session.Delivery{Msg: m, QoS: min(m.QoS, opts.QoS), Retain: true}
+		t.routes = append(t.routes, routed{s, session.Delivery{Msg: m, QoS: min(m.QoS, opts.QoS), Retain: true}})
+		d := &t.routes[len(t.routes)-1].d
 		if opts.ID != 0 {
 			d.SubIDs = []uint32{opts.ID}
 		}
 		if out := s.Admit(d, t); out.IsDrop() {
+			t.routes = t.routes[:len(t.routes)-1]
 			b.account(s, out)
-		} else {
-			t.routes = append(t.routes, routed{s, d})
 		}
 	}
 	t.run()

@@ -19,6 +19,7 @@ type txn struct {
 	batch  store.Batch         // nil until something is staged
 	routes []routed            // admitted deliveries
 	retain []*session.Message  // retained-index updates; empty payload deletes
+	reuse  []*session.Message  // QoS 0 messages to recycle once delivered
 	acks   []packet.Ack        // PUBACK, PUBREC, PUBCOMP to send
 	qos2   []uint16            // inbound QoS 2 ids recorded by this txn
 	after  []func(failed bool) // the rest, in order (SUBACK, UNSUBACK, retained sends)
@@ -26,10 +27,12 @@ type txn struct {
 	memoryOnly bool // retained updates skip the store ($SYS figures)
 }
 
-// routed is one delivery waiting for the commit.
+// routed is one delivery waiting for the commit. The Delivery is held by
+// value, in a slice the txn reuses, so a recipient costs no allocation
+// unless its session keeps the delivery (session.Deliver copies it then).
 type routed struct {
 	sess *session.Session
-	d    *session.Delivery
+	d    session.Delivery
 }
 
 func (b *Broker) newTxn() *txn { return &txn{b: b} }
@@ -69,8 +72,8 @@ func (t *txn) finish(c *conn, err error) {
 		t.batch = nil
 	}
 	if err != nil {
-		for _, r := range t.routes {
-			r.sess.Abort(r.d)
+		for i := range t.routes {
+			t.routes[i].sess.Abort(&t.routes[i].d)
 		}
 		if c != nil {
 			for _, id := range t.qos2 {
@@ -87,8 +90,9 @@ func (t *txn) finish(c *conn, err error) {
 	for _, m := range t.retain {
 		t.b.retainInMemory(m)
 	}
-	for _, r := range t.routes {
-		t.b.account(r.sess, r.sess.Deliver(r.d, now))
+	for i := range t.routes {
+		r := &t.routes[i]
+		t.b.account(r.sess, r.sess.Deliver(&r.d, now))
 	}
 	if c != nil {
 		for i := range t.acks {
@@ -101,8 +105,15 @@ func (t *txn) finish(c *conn, err error) {
 	t.reset()
 }
 
+// reset empties t for the next read batch, recycling the QoS 0 messages
+// it delivered that no session kept.
 func (t *txn) reset() {
-	clear(t.routes)
+	clear(t.routes) // first: the deliveries point at the messages
+	for _, m := range t.reuse {
+		session.Recycle(m)
+	}
+	clear(t.reuse)
+	t.reuse = t.reuse[:0]
 	t.routes = t.routes[:0]
 	clear(t.retain)
 	t.retain = t.retain[:0]

@@ -2,6 +2,8 @@ package broker_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -107,5 +109,54 @@ func TestV5NoMatchingSubscribers(t *testing.T) {
 	v5Sub(t, s, "nobody/+", 0)
 	if code := v5Publish1(t, p, v5Pub("nobody/here", 1, 3, "x")); code != packet.Success {
 		t.Fatalf("PUBACK 0x%02X with a subscriber, want 0x00", byte(code))
+	}
+}
+
+// A message to several v5 subscribers is encoded once and copied (see
+// session.Message.AppendV5): every copy carries the forwarded properties
+// and its own QoS, packet id and flags, while a subscriber with a
+// subscription identifier gets a packet of its own with that id, and a
+// 3.1.1 subscriber the 3.1.1 encoding.
+func TestV5SharedEncoding(t *testing.T) {
+	addr := v5Start(t, broker.Options{})
+	plain := make([]chan *paho.Publish, 3)
+	for i := range plain {
+		plain[i] = brokertest.SubscriberV5(t, addr, fmt.Sprintf("enc-%d", i), "enc/#", byte(i%2+1))
+	}
+	idC, withID := brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "enc-id", CleanStart: true})
+	ctx, cancel := context.WithTimeout(context.Background(), brokertest.ClientWait)
+	defer cancel()
+	subID := 42
+	if _, err := idC.Subscribe(ctx, &paho.Subscribe{Properties: &paho.SubscribeProperties{SubscriptionIdentifier: &subID},
+		Subscriptions: []paho.SubscribeOptions{{Topic: "enc/#", QoS: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	v3 := brokertest.ConnectV3(t, addr, "enc-v3", 4)
+	v3.Sub(t, "enc/#", 1)
+
+	pub, _ := brokertest.ConnectV5(t, addr, &paho.Connect{ClientID: "enc-pub", CleanStart: true})
+	user := paho.UserProperties{{Key: "k", Value: "v"}}
+	for i, qos := range []byte{1, 2, 0, 1} {
+		payload := fmt.Sprintf("m%d", i)
+		brokertest.PublishV5(t, pub, &paho.Publish{Topic: "enc/t", QoS: qos, Payload: []byte(payload),
+			Properties: &paho.PublishProperties{ContentType: "text/plain", User: user}})
+		for j, ch := range append(slices.Clone(plain), withID) {
+			got := v5NextIs(t, ch, "enc/t", payload)
+			wantQoS := min(qos, byte(j%2+1))
+			if j == len(plain) {
+				wantQoS = min(qos, 1)
+			}
+			if got.QoS != wantQoS || got.Retain || got.Properties == nil ||
+				got.Properties.ContentType != "text/plain" || !slices.Equal(got.Properties.User, user) {
+				t.Fatalf("message %d to subscriber %d: QoS %d retain %v properties %+v, want QoS %d with the forwarded properties",
+					i, j, got.QoS, got.Retain, got.Properties, wantQoS)
+			}
+			if id := got.Properties.SubscriptionIdentifier; (j == len(plain)) != (id != nil && *id == subID) {
+				t.Fatalf("message %d to subscriber %d: subscription identifier %v", i, j, id)
+			}
+		}
+		if m := v3.Next(t); m.Topic() != "enc/t" || string(m.Payload()) != payload {
+			t.Fatalf("3.1.1 subscriber got %q %q", m.Topic(), m.Payload())
+		}
 	}
 }

@@ -159,17 +159,24 @@ func (c *conn) WritePubrel(id uint16) { c.writeAck(packet.PUBREL, id, packet.Suc
 
 // WritePublish implements session.Sink: it encodes one delivery for this
 // client's version, topic aliases and maximum packet size. It runs under
-// the session's lock. MQTT 3.x deliveries copy the message's shared
-// encoding (session.Message.AppendV3); v5 ones carry per-client
-// properties and aliases, so each is encoded for its client.
+// the session's lock. Deliveries copy the message's shared encoding for
+// their variant (session.Message.AppendV3, AppendV5) unless a v5 client
+// needs properties of its own: subscription ids, a message expiry
+// counting down, topic aliases. Those are encoded for their client.
 func (c *conn) WritePublish(d *session.Delivery) error {
-	var p *packet.Publish // v5 only
+	var p *packet.Publish // a v5 delivery encoded for this client only
 	if c.version == packet.V5 {
-		p = c.outgoing(d)
-		if c.peer.maxPacket > 0 {
-			if n := packet.Size(p, c.version); n < 0 || n > int(c.peer.maxPacket) {
-				return session.ErrTooLarge
+		n := 0
+		if c.ownV5(d) {
+			p = c.outgoing(d)
+			if c.peer.maxPacket > 0 {
+				n = packet.Size(p, c.version)
 			}
+		} else if c.peer.maxPacket > 0 {
+			n = d.Msg.SizeV5(d.QoS)
+		}
+		if c.peer.maxPacket > 0 && (n <= 0 || n > int(c.peer.maxPacket)) {
+			return session.ErrTooLarge
 		}
 	}
 	c.outMu.Lock()
@@ -182,16 +189,25 @@ func (c *conn) WritePublish(d *session.Delivery) error {
 		return session.ErrSlow
 	}
 	// QoS 1/2 are never dropped here: the inflight window bounds them.
-	if p != nil {
+	switch {
+	case p != nil:
 		c.applyAlias(p) // only once it is sure to be sent: an alias must not be assigned unsent
 		c.out = packet.AppendPublish(c.out, p, c.version)
-	} else {
+	case c.version == packet.V5:
+		c.out = d.Msg.AppendV5(c.out, d.QoS, d.Dup, d.Retain, d.PacketID)
+	default:
 		c.out = d.Msg.AppendV3(c.out, d.QoS, d.Dup, d.Retain, d.PacketID)
 	}
 	c.outMu.Unlock()
 	c.b.stats.countSent(d.QoS, len(d.Msg.Payload))
 	c.signal()
 	return nil
+}
+
+// ownV5 reports whether a v5 delivery needs properties of its own, which
+// the message's shared encoding cannot carry.
+func (c *conn) ownV5(d *session.Delivery) bool {
+	return len(d.SubIDs) > 0 || !d.Msg.Expiry.IsZero() || c.peer.aliasMax > 0
 }
 
 // outgoing builds the PUBLISH for one delivery: the remaining message

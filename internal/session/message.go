@@ -5,6 +5,7 @@
 package session
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,42 @@ type Message struct {
 	enc    atomic.Pointer[[]byte]    // MarshalMessage of the above, made once on demand
 	v3     [2]atomic.Pointer[wireV3] // 3.x PUBLISH without and with a packet id (wire.go)
 	v3uses atomic.Int32              // AppendV3 calls so far
+	v5     [2]atomic.Pointer[wireV3] // the same for v5 recipients that need no property of their own
+	v5uses atomic.Int32              // AppendV5 calls so far
+
+	boxed bool        // the payload lives in the message's own 64-byte box: Recycle may reuse it
+	kept  atomic.Bool // something outlives the publish: a queue, the retained index, a handler
+}
+
+// Keep records that m outlives the publish that made it (a session
+// queued it, or an in-process handler holds it), so Recycle leaves it to
+// the garbage collector.
+func (m *Message) Keep() {
+	if m.boxed && !m.kept.Load() { // a load first: most messages are kept many times or never
+		m.kept.Store(true)
+	}
+}
+
+// box64 holds the messages with payloads of at most 64 bytes that
+// Recycle gave back; see NewMessage.
+var box64 = sync.Pool{New: func() any {
+	x := new(message64)
+	x.m.Payload, x.m.boxed = x.b[:0], true
+	return &x.m
+}}
+
+// Recycle gives m back for reuse by NewMessage once every delivery of it
+// is done, unless something kept it. The publish path calls it for QoS 0
+// messages, which are written and forgotten: with it, routing a small
+// QoS 0 message allocates nothing.
+func Recycle(m *Message) {
+	if !m.boxed || m.kept.Load() {
+		return
+	}
+	box := m.Payload[:0]
+	*m = Message{} // also forgets the shared encodings, which the next use makes anew
+	m.Payload, m.boxed = box, true
+	box64.Put(m)
 }
 
 // Encoded returns the message's durable encoding, made once and shared by
@@ -80,11 +117,18 @@ type Delivery struct {
 	Seq      uint64 // queue record number in a durable session; 0 when not stored
 }
 
+// clone returns a copy of d for the session to keep.
+func (d *Delivery) clone() *Delivery {
+	c := *d
+	return &c
+}
+
 // Sink writes deliveries and control packets to the client's connection.
 // The session calls it with its lock held, so the wire order is the
 // session's order; implementations must only encode and queue, never block.
 type Sink interface {
-	// WritePublish encodes d and queues it. It returns ErrTooLarge when
+	// WritePublish encodes d and queues it; it must not keep d, which
+	// the caller may reuse once it returns. It returns ErrTooLarge when
 	// the client's maximum packet size forbids it (the message is then
 	// dropped as if delivered [MQTT-3.1.2-25]) and ErrSlow when a QoS 0
 	// message is dropped because the client is not reading.
@@ -114,9 +158,9 @@ func NewMessage(payload []byte) *Message {
 	var m *Message
 	var buf []byte
 	switch {
-	case n <= 64:
-		x := new(message64)
-		m, buf = &x.m, x.b[:n:n]
+	case n <= 64: // the box's capacity stays 64 so that Recycle can reuse it
+		m = box64.Get().(*Message)
+		buf = m.Payload[:n]
 	case n <= 256:
 		x := new(message256)
 		m, buf = &x.m, x.b[:n:n]

@@ -92,7 +92,10 @@ func (s *Session) countResends() {
 // Deliver offers a new delivery to the session: sent at once when the
 // client is online and the window is open, else queued under the limits.
 // A full queue drops the new message and keeps the ones already queued, so
-// what was accepted stays in order.
+// what was accepted stays in order. d is only borrowed: the session keeps
+// a copy when it queues the delivery or puts it in the window, so the
+// router can reuse one Delivery per recipient and a QoS 0 message written
+// at once allocates nothing.
 func (s *Session) Deliver(d *Delivery, now time.Time) Outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -114,7 +117,7 @@ func (s *Session) Deliver(d *Delivery, now time.Time) Outcome {
 	if s.queue.len() > 0 || s.holding() || s.window() >= s.limits.Inflight {
 		return s.enqueue(d)
 	}
-	return s.send(d)
+	return s.send(d.clone())
 }
 
 // deliverAdmitted completes Admit once the queue record is committed: the
@@ -130,14 +133,15 @@ func (s *Session) deliverAdmitted(d *Delivery) Outcome {
 		s.forget(d)
 		return out
 	case s.queue.len() > 0 || s.holding() || s.window() >= s.limits.Inflight:
+		d = d.clone()
 		d.Phase = Queued
 		s.queue.push(d)
 		return Held
 	}
-	return s.send(d)
+	return s.send(d.clone())
 }
 
-// enqueue appends d to the queue unless a limit refuses it.
+// enqueue appends a copy of d to the queue unless a limit refuses it.
 func (s *Session) enqueue(d *Delivery) Outcome {
 	l := s.limits
 	if (l.MaxQueued > 0 && s.queue.len() >= l.MaxQueued) ||
@@ -145,6 +149,7 @@ func (s *Session) enqueue(d *Delivery) Outcome {
 		s.dropped++
 		return Dropped
 	}
+	d = d.clone()
 	d.Phase = Queued
 	s.queue.push(d)
 	return Held
@@ -160,7 +165,8 @@ func (s *Session) write(d *Delivery) Outcome {
 }
 
 // send gives a QoS 1/2 delivery a packet id and an inflight slot, and
-// writes it.
+// writes it. d is the session's own (a clone or from its queue): it stays
+// in the window.
 func (s *Session) send(d *Delivery) Outcome {
 	d.PacketID = s.freeID()
 	d.Phase = AwaitAck

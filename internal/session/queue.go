@@ -12,6 +12,7 @@ type queue struct {
 func (q *queue) len() int { return q.n }
 
 func (q *queue) push(d *Delivery) {
+	d.Msg.Keep() // a queued message outlives its publish
 	if q.n == len(q.buf) {
 		q.grow()
 	}

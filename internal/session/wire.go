@@ -2,14 +2,15 @@ package session
 
 import (
 	"encoding/binary"
+	"sync/atomic"
 
 	"github.com/baram-mqtt/baram/internal/packet"
 )
 
-// wireV3 is the MQTT 3.1/3.1.1 PUBLISH of a message, encoded once and
-// shared by every 3.x recipient: their copies differ only in the flags
-// byte and the packet identifier, which AppendV3 patches. A fan-out to a
-// thousand subscribers then costs one encoding and a thousand copies.
+// wireV3 is a PUBLISH of a message, encoded once and shared by every
+// recipient of one protocol variant: their copies differ only in the flags
+// byte and the packet identifier, which appendShared patches. A fan-out to
+// a thousand subscribers then costs one encoding and a thousand copies.
 type wireV3 struct {
 	b     []byte
 	idOff int // where the packet identifier is; 0 at QoS 0, which has none
@@ -21,14 +22,33 @@ type wireV3 struct {
 // message with one recipient makes no shared encoding; the second makes
 // it.
 func (m *Message) AppendV3(dst []byte, qos byte, dup, retain bool, id uint16) []byte {
+	return m.appendShared(dst, packet.V311, &m.v3uses, &m.v3, qos, dup, retain, id)
+}
+
+// AppendV5 is AppendV3 for MQTT 5 recipients that need no property of
+// their own: no subscription identifier, no message expiry to count down,
+// no topic alias. The forwarded properties (m.Props) are in the shared
+// encoding.
+func (m *Message) AppendV5(dst []byte, qos byte, dup, retain bool, id uint16) []byte {
+	return m.appendShared(dst, packet.V5, &m.v5uses, &m.v5, qos, dup, retain, id)
+}
+
+// SizeV5 is the length of the PUBLISH AppendV5 makes, for the client's
+// maximum packet size.
+func (m *Message) SizeV5(qos byte) int {
+	return len(m.wire(packet.V5, &m.v5, qos > 0).b)
+}
+
+func (m *Message) appendShared(dst []byte, version byte, uses *atomic.Int32, slots *[2]atomic.Pointer[wireV3],
+	qos byte, dup, retain bool, id uint16) []byte {
 	if qos == 0 {
 		dup, id = false, 0
 	}
-	if m.v3uses.Add(1) == 1 {
-		p := packet.Publish{Topic: m.Topic, Payload: m.Payload, QoS: qos, Dup: dup, Retain: retain, PacketID: id}
-		return packet.AppendPublish(dst, &p, packet.V311)
+	if uses.Add(1) == 1 {
+		p := m.publish(version, qos, dup, retain, id)
+		return packet.AppendPublish(dst, &p, version)
 	}
-	w := m.wireV3(qos > 0)
+	w := m.wire(version, slots, qos > 0)
 	start := len(dst)
 	dst = append(dst, w.b...)
 	flags := qos << 1
@@ -45,22 +65,33 @@ func (m *Message) AppendV3(dst []byte, qos byte, dup, retain bool, id uint16) []
 	return dst
 }
 
-// wireV3 returns the shared encoding, with room for a packet identifier
-// or without, making it on first use. Two goroutines may both make it;
-// they make the same bytes.
-func (m *Message) wireV3(withID bool) *wireV3 {
-	slot := &m.v3[0]
+// publish is the PUBLISH packet of m for one protocol variant.
+func (m *Message) publish(version, qos byte, dup, retain bool, id uint16) packet.Publish {
+	p := packet.Publish{Topic: m.Topic, Payload: m.Payload, QoS: qos, Dup: dup, Retain: retain, PacketID: id}
+	if version == packet.V5 {
+		p.Props = m.Props
+	}
+	return p
+}
+
+// wire returns the shared encoding of a variant, with room for a packet
+// identifier or without, making it on first use. Two goroutines may both
+// make it; they make the same bytes.
+func (m *Message) wire(version byte, slots *[2]atomic.Pointer[wireV3], withID bool) *wireV3 {
+	slot := &slots[0]
 	if withID {
-		slot = &m.v3[1]
+		slot = &slots[1]
 	}
 	if w := slot.Load(); w != nil {
 		return w
 	}
-	p := packet.Publish{Topic: m.Topic, Payload: m.Payload}
+	var qos byte
+	var id uint16
 	if withID {
-		p.QoS, p.PacketID = 1, 1
+		qos, id = 1, 1
 	}
-	b := packet.AppendPublish(nil, &p, packet.V311)
+	p := m.publish(version, qos, false, false, id)
+	b := packet.AppendPublish(nil, &p, version)
 	w := &wireV3{b: b}
 	if withID {
 		h, _ := packet.ParseFixedHeader(b) // b is a whole packet we just made
