@@ -289,6 +289,12 @@ func (c *conn) handleBuffered() (int, error) {
 		c.tx = c.b.newTxn()
 	}
 	off, err := c.handlePackets()
+	if c.entry != nil {
+		// The acknowledgements of the whole read batch cost one commit,
+		// not one each. Nothing here must be on disk before a packet
+		// leaves: what must be is written on the spot (session.Journal).
+		c.entry.sess.Flush()
+	}
 	if c.tx.empty() {
 		return off, err
 	}

@@ -1,7 +1,10 @@
 package broker
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/baram-mqtt/baram/internal/session"
@@ -110,86 +113,113 @@ func (b *Broker) commit(batch store.Batch, durable bool) error {
 // journal implements session.Journal over the broker's store.
 type journal struct{ b *Broker }
 
-// Sent implements session.Journal.
-func (j journal) Sent(sid uint64, d *session.Delivery, sync bool) error {
-	err := j.putInflight(sid, d, session.AwaitAck, sync)
-	if err != nil {
-		j.b.log.Error("store: recording an inflight message failed; it stays queued", "err", err)
-	}
-	return err
-}
-
-// Released implements session.Journal. Synced before the PUBREL goes
-// out: a client that answered PUBCOMP has freed the packet id, so a
-// PUBLISH resent after a crash under that id would be a second delivery.
-func (j journal) Released(sid uint64, d *session.Delivery) error {
-	err := j.putInflight(sid, d, session.AwaitComp, true)
-	if err != nil {
-		j.b.log.Error("store: recording a PUBREC failed; no PUBREL until the client repeats it", "err", err)
-	}
-	return err
-}
-
-// putInflight records d's packet id and phase.
-func (j journal) putInflight(sid uint64, d *session.Delivery, phase session.Phase, durable bool) error {
-	return j.commit(durable, func(batch store.Batch) {
-		batch.Put(store.InflightKey(sid, d.PacketID), store.MarshalInflight(&store.InflightRecord{Seq: d.Seq, Phase: byte(phase)}))
-	})
-}
-
-// Done implements session.Journal. Not synced: a lost delete is a
-// redelivery, which QoS 1 allows and QoS 2's packet id state absorbs.
-func (j journal) Done(sid uint64, d *session.Delivery) {
-	err := j.commit(false, func(batch store.Batch) {
-		if d.PacketID != 0 {
-			batch.Delete(store.InflightKey(sid, d.PacketID))
-		}
-		batch.Delete(store.QueueKey(sid, d.Seq))
-	})
-	if err != nil {
-		j.b.log.Error("store: deleting a delivered message failed", "err", err)
-	}
-}
-
-// commit stages and commits one small batch.
-func (j journal) commit(durable bool, stage func(store.Batch)) error {
+// Write implements session.Journal. Deletes of a run of consecutive
+// queue records, as acknowledgements mostly come, could be one
+// DeleteRange; they stay point deletes: a range tombstone per read batch
+// piles up in the memtable, and every page read's iterator must fragment
+// them all.
+func (j journal) Write(sid uint64, ops []session.Op, sync bool) error {
 	batch := j.b.store.NewBatch()
 	defer batch.Close()
-	stage(batch)
-	return j.b.commit(batch, durable)
+	var key []byte // batches copy keys
+	for _, op := range ops {
+		if op.Done {
+			if op.PacketID != 0 {
+				key = store.AppendInflightKey(key[:0], sid, op.PacketID)
+				batch.Delete(key)
+			}
+			key = store.AppendQueueKey(key[:0], sid, op.Seq)
+			batch.Delete(key)
+			continue
+		}
+		key = store.AppendInflightKey(key[:0], sid, op.PacketID)
+		batch.Put(key, store.MarshalInflight(&store.InflightRecord{Seq: op.Seq, Phase: byte(op.Phase)}))
+	}
+	if err := j.b.commit(batch, sync); err != nil {
+		if sync {
+			j.b.log.Error("store: recording an outbound delivery failed; it is tried again", "session", sid, "err", err)
+		} else {
+			j.b.log.Error("store: recording acknowledged and sent messages failed; they may be delivered again", "session", sid, "err", err)
+		}
+		return fmt.Errorf("session %d: write %d outbound records: %w", sid, len(ops), err)
+	}
+	return nil
 }
 
-// Load implements session.Journal.
-func (j journal) Load(sid uint64) (inflight, waiting []*session.Delivery, err error) {
-	sent := make(map[uint64]store.InflightRecord)
-	ids := make(map[uint64]uint16)
-	err = j.b.store.Scan(store.InflightPrefix(sid), nil, func(k, v []byte) error {
+// Inflight implements session.Journal. An inflight record whose message
+// is gone (a delete that half reached the disk cannot happen, but a stale
+// record costs nothing to skip) is left out.
+func (j journal) Inflight(sid uint64) ([]*session.Delivery, error) {
+	type sent struct {
+		id uint16
+		r  store.InflightRecord
+	}
+	var recs []sent
+	err := j.b.store.Scan(store.InflightPrefix(sid), nil, func(k, v []byte) error {
 		_, id, ok := store.ParseInflightKey(k)
 		r, err := store.UnmarshalInflight(v)
 		if !ok || err != nil {
 			return fmt.Errorf("inflight record %x: %v", k, err)
 		}
-		sent[r.Seq], ids[r.Seq] = *r, id
+		recs = append(recs, sent{id, *r})
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("session %d: read inflight records: %w", sid, err)
 	}
-	err = j.b.store.Scan(store.QueuePrefix(sid), nil, func(k, v []byte) error {
-		_, seq, _ := store.ParseQueueKey(k)
+	var inflight []*session.Delivery
+	seen := make(map[uint64]bool, len(recs))
+	for _, s := range recs {
+		if seen[s.r.Seq] {
+			continue
+		}
+		seen[s.r.Seq] = true
+		v, err := j.b.store.Get(store.QueueKey(sid, s.r.Seq))
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("session %d: read inflight message %d: %w", sid, s.r.Seq, err)
+		}
+		d, err := decodeQueued(s.r.Seq, v)
+		if err != nil {
+			return nil, fmt.Errorf("session %d: queue record %d: %w", sid, s.r.Seq, err)
+		}
+		d.PacketID, d.Phase = s.id, session.Phase(s.r.Phase)
+		inflight = append(inflight, d)
+	}
+	slices.SortFunc(inflight, func(a, b *session.Delivery) int { return cmp.Compare(a.Seq, b.Seq) })
+	return inflight, nil
+}
+
+// Waiting implements session.Journal.
+func (j journal) Waiting(sid, after uint64, limit int, skip func(seq uint64) bool) (page []*session.Delivery, last uint64, more bool, err error) {
+	last = after
+	err = j.b.store.Scan(store.QueuePrefix(sid), store.QueueKey(sid, after+1), func(k, v []byte) error {
+		_, seq, ok := store.ParseQueueKey(k)
+		if !ok {
+			return fmt.Errorf("queue key %x: malformed", k)
+		}
+		if len(page) >= limit {
+			more = true
+			return store.ErrStop
+		}
+		last = seq
+		if skip(seq) {
+			return nil
+		}
 		d, err := decodeQueued(seq, v)
 		if err != nil {
 			return fmt.Errorf("queue record %x: %w", k, err)
 		}
-		if r, ok := sent[seq]; ok {
-			d.PacketID, d.Phase = ids[seq], session.Phase(r.Phase)
-			inflight = append(inflight, d)
-		} else {
-			waiting = append(waiting, d)
-		}
+		page = append(page, d)
 		return nil
 	})
-	return inflight, waiting, err
+	if err != nil {
+		j.b.log.Error("store: reading queued messages failed", "session", sid, "after", after, "err", err)
+		return nil, after, false, fmt.Errorf("session %d: read queued messages after %d: %w", sid, after, err)
+	}
+	return page, last, more, nil
 }
 
 // decodeQueued turns a queue record into a delivery.

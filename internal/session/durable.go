@@ -10,21 +10,35 @@ import (
 // Journal is how a durable session records its outbound state in the
 // store. The broker implements it; the session calls it under its lock.
 type Journal interface {
-	// Sent records that the queued message seq went out as packet id; for
-	// a first QoS 2 send it must be on stable storage before returning,
-	// or a restart could deliver it twice under another id.
-	Sent(sid uint64, d *Delivery, sync bool) error
-	// Released records that the PUBREC for d arrived, on stable storage
-	// before the PUBREL goes out.
-	Released(sid uint64, d *Delivery) error
-	// Done deletes a message that was acknowledged, expired or dropped.
-	Done(sid uint64, d *Delivery)
+	// Write applies ops in order in one batch, on stable storage before
+	// returning when sync is set. The session gathers what may wait
+	// (deletes after an acknowledgement, QoS 1 inflight records) and
+	// writes it once per read batch of the client's connection, with the
+	// next write that must be synced, or when it goes offline: one commit
+	// for many acknowledgements instead of one each.
+	Write(sid uint64, ops []Op, sync bool) error
 	// Expire deletes the session's queued messages that expired by now,
 	// returning how many and their bytes.
 	Expire(sid uint64, now time.Time) (n int, bytes int64)
-	// Load reads what a session holds on disk: inflight messages (with
-	// packet id and phase) and waiting ones, each in sequence order.
-	Load(sid uint64) (inflight, waiting []*Delivery, err error)
+	// Inflight reads the session's inflight messages, with packet id and
+	// phase, in sequence order.
+	Inflight(sid uint64) ([]*Delivery, error)
+	// Waiting reads up to limit queued messages with a sequence number
+	// above after, in sequence order, leaving out those skip reports.
+	// last is the highest sequence number it looked at (after when none);
+	// more reports that it stopped at limit with records left beyond.
+	Waiting(sid, after uint64, limit int, skip func(seq uint64) bool) (page []*Delivery, last uint64, more bool, err error)
+}
+
+// Op is one change to a durable session's outbound records.
+type Op struct {
+	Seq      uint64
+	PacketID uint16 // the inflight record's key; 0 for a message never sent
+	// Done deletes the message's queue record and its inflight record;
+	// otherwise the inflight record is written with Phase (AwaitAck,
+	// AwaitComp).
+	Done  bool
+	Phase Phase
 }
 
 // Stager hands out the batch of the write in progress, started on first
@@ -35,6 +49,14 @@ type Stager interface {
 
 // durable is the part of a session kept in the store. Guarded by
 // Session.mu.
+//
+// An online session holds its inflight messages and at most about a page
+// of the waiting ones in memory (pageSize); the rest stay on disk and are
+// read a page at a time as the window drains, so a client coming back to
+// millions of queued messages costs a page of memory, not all of them.
+// cursor and unloaded say where memory ends: every waiting record with a
+// sequence number up to cursor is in memory, pending or gone, and
+// unloaded counts those above it still only on disk.
 type durable struct {
 	sid         uint64
 	j           Journal
@@ -42,6 +64,27 @@ type durable struct {
 	stored      int                 // queue records on disk, inflight included
 	storedBytes int64               // their topic and payload bytes
 	pending     map[uint64]struct{} // admitted, their batch not yet committed; nil when empty (maps never shrink)
+
+	cursor   uint64              // highest sequence number read into memory (or skipped as pending)
+	unloaded int                 // waiting records above cursor only on disk; 0 when none (see takePage)
+	ahead    map[uint64]struct{} // inflight messages loaded by Attach with seq above cursor, skipped by page reads; nil when none
+	ops      []Op                // writes waiting for Flush or the next synced write
+}
+
+// Page sizes bound the waiting messages read into memory at once: twice
+// the inflight window, so one read refills the window twice over as
+// acknowledgements free it; at least minPage so a small window still reads
+// many records per store iterator; at most maxPage to bound memory when a
+// client asks for a huge receive maximum (its inflight messages are in
+// memory anyway).
+const (
+	minPage = 256
+	maxPage = 4096
+)
+
+// pageSize is how many waiting messages a page read fetches.
+func (s *Session) pageSize() int {
+	return min(max(2*s.limits.Inflight, minPage), maxPage)
 }
 
 // ErrNotDurable is returned by Admit for a session kept in memory only.
@@ -121,32 +164,145 @@ func (dur *durable) unpend(seq uint64) {
 	}
 }
 
-// forget deletes a durable delivery's records and its accounting.
+// forget deletes a durable delivery's records and its accounting. The
+// delete waits in ops: losing it in a crash costs a redelivery, which
+// QoS 1 allows and QoS 2's packet id state absorbs.
 func (s *Session) forget(d *Delivery) {
 	if s.dur == nil || d.Seq == 0 {
 		return
 	}
-	s.dur.j.Done(s.dur.sid, d)
+	s.dur.ops = append(s.dur.ops, Op{Seq: d.Seq, PacketID: d.PacketID, Done: true})
 	s.dur.stored--
 	s.dur.storedBytes -= int64(d.Msg.Size())
 }
 
+// record queues d's inflight record in phase; with sync it is written
+// now, with whatever waits before it, and on stable storage when this
+// returns nil.
+func (s *Session) record(d *Delivery, phase Phase, sync bool) error {
+	s.dur.ops = append(s.dur.ops, Op{Seq: d.Seq, PacketID: d.PacketID, Phase: phase})
+	if !sync {
+		return nil
+	}
+	return s.flushOps(true)
+}
+
+// Flush writes what acknowledgements left waiting; the connection calls
+// it once per read batch, after handling every packet in it.
+func (s *Session) Flush() {
+	if s.dur == nil {
+		return
+	}
+	s.mu.Lock()
+	s.flushOps(false)
+	s.mu.Unlock()
+}
+
+// flushOps writes the waiting ops in one batch. On failure they are
+// dropped (the journal logs it): deletes and QoS 1 inflight records may be
+// lost, at the cost of a redelivery; a caller that needed a record
+// synced sees the error.
+func (s *Session) flushOps(sync bool) error {
+	dur := s.dur
+	if dur == nil || len(dur.ops) == 0 {
+		return nil
+	}
+	err := dur.j.Write(dur.sid, dur.ops, sync)
+	if cap(dur.ops) > 4*maxPage { // a huge read batch: give the memory back
+		dur.ops = nil
+	} else {
+		dur.ops = dur.ops[:0]
+	}
+	return err
+}
+
 // loadFromStore replaces the in-memory window and queue with what the
-// store holds, leaving out deliveries still on their way through Admit.
+// store holds: every inflight message and the first page of waiting ones,
+// leaving out deliveries still on their way through Admit.
 func (s *Session) loadFromStore() error {
-	inflight, waiting, err := s.dur.j.Load(s.dur.sid)
+	dur := s.dur
+	s.flushOps(false) // a connection taken over may have left some; they must be on disk before it is read
+	inflight, err := dur.j.Inflight(dur.sid)
 	if err != nil {
 		return err
 	}
 	s.inflight = inflight
 	s.countResends()
 	s.queue = queue{}
-	for _, d := range waiting {
-		if _, ok := s.dur.pending[d.Seq]; !ok {
-			s.queue.push(d)
+	dur.cursor, dur.ahead = 0, nil
+	for _, d := range inflight {
+		if dur.ahead == nil {
+			dur.ahead = make(map[uint64]struct{}, len(inflight))
+		}
+		dur.ahead[d.Seq] = struct{}{}
+	}
+	page, last, more, err := dur.j.Waiting(dur.sid, 0, s.pageSize(), dur.skip)
+	if err != nil {
+		return err
+	}
+	// An estimate (the accounting may drift from the disk); a page read
+	// that reaches the end of the queue sets it right.
+	dur.unloaded = dur.stored - len(inflight) - len(dur.pending)
+	s.takePage(page, last, more)
+	return nil
+}
+
+// pageIn reads the next page of waiting messages into the empty queue and
+// reports whether it got any. A store error leaves them on disk for the
+// next fill (the journal logs it).
+func (s *Session) pageIn() bool {
+	dur := s.dur
+	if dur == nil || dur.unloaded == 0 {
+		return false
+	}
+	page, last, more, err := dur.j.Waiting(dur.sid, dur.cursor, s.pageSize()-s.queue.len(), dur.skip)
+	if err != nil {
+		return false
+	}
+	s.takePage(page, last, more)
+	return len(page) > 0
+}
+
+// takePage appends a page read after cursor to the queue and moves the
+// cursor past it.
+func (s *Session) takePage(page []*Delivery, last uint64, more bool) {
+	dur := s.dur
+	for _, d := range page {
+		s.queue.push(d)
+	}
+	dur.cursor = max(dur.cursor, last)
+	if more {
+		dur.unloaded = max(dur.unloaded-len(page), 1)
+	} else {
+		dur.unloaded = 0
+	}
+	for seq := range dur.ahead {
+		if seq <= dur.cursor {
+			delete(dur.ahead, seq)
 		}
 	}
-	return nil
+	if len(dur.ahead) == 0 {
+		dur.ahead = nil
+	}
+}
+
+// skip reports whether a page read must leave out the record seq: it is
+// pending (Deliver brings it in once its batch commits) or already in
+// memory as an inflight message loaded by Attach.
+func (dur *durable) skip(seq uint64) bool {
+	if _, ok := dur.pending[seq]; ok {
+		return true
+	}
+	_, ok := dur.ahead[seq]
+	return ok
+}
+
+// Resident reports how many waiting and inflight messages the session
+// holds in memory, for tests and diagnostics of the paging.
+func (s *Session) Resident() (queued, inflight int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queue.len(), len(s.inflight)
 }
 
 // SweepExpired deletes the expired messages an offline durable session

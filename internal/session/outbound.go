@@ -45,6 +45,7 @@ func (s *Session) Attach(sink Sink, version byte, limits Limits, now time.Time) 
 	}
 	s.resume()
 	s.fill(now)
+	s.flushOps(false)
 	return nil
 }
 
@@ -100,6 +101,7 @@ func (s *Session) Deliver(d *Delivery, now time.Time) Outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dur != nil && d.Seq != 0 {
+		defer s.flushOps(false) // no read batch of this client's to wait for
 		return s.deliverAdmitted(d)
 	}
 	if s.sink == nil {
@@ -122,9 +124,14 @@ func (s *Session) Deliver(d *Delivery, now time.Time) Outcome {
 
 // deliverAdmitted completes Admit once the queue record is committed: the
 // limits were applied there and the message is on disk, so an offline
-// client needs nothing more in memory.
+// client needs nothing more in memory. Nor does an online one while older
+// waiting messages are still only on disk, or memory holds a page: the
+// message is read in its turn by a page read. One a page read skipped
+// while it was pending (seq up to cursor) will not be read again, so it
+// joins the queue.
 func (s *Session) deliverAdmitted(d *Delivery) Outcome {
-	s.dur.unpend(d.Seq)
+	dur := s.dur
+	dur.unpend(d.Seq)
 	switch {
 	case s.sink == nil:
 		return Held
@@ -132,6 +139,12 @@ func (s *Session) deliverAdmitted(d *Delivery) Outcome {
 		out := s.write(d) // kept for an offline client, which is back
 		s.forget(d)
 		return out
+	case d.Seq > dur.cursor && (dur.unloaded > 0 || s.queue.len() >= s.pageSize()):
+		dur.unloaded++
+		return Held
+	}
+	dur.cursor = max(dur.cursor, d.Seq)
+	switch {
 	case s.queue.len() > 0 || s.holding() || s.window() >= s.limits.Inflight:
 		d = d.clone()
 		d.Phase = Queued
@@ -170,8 +183,10 @@ func (s *Session) write(d *Delivery) Outcome {
 func (s *Session) send(d *Delivery) Outcome {
 	d.PacketID = s.freeID()
 	d.Phase = AwaitAck
+	// A first QoS 2 send is synced before it leaves, or a restart could
+	// deliver it twice under another id; a QoS 1 record may wait.
 	if s.dur != nil && d.Seq != 0 {
-		if err := s.dur.j.Sent(s.dur.sid, d, d.QoS == 2); err != nil {
+		if err := s.record(d, AwaitAck, d.QoS == 2); err != nil {
 			d.PacketID, d.Phase = 0, Queued
 			s.queue.pushFront(d) // stays on disk; tried again on the next fill
 			return Held
@@ -193,7 +208,12 @@ func (s *Session) fill(now time.Time) {
 		return
 	}
 	s.resendHeld()
-	for s.queue.len() > 0 {
+	for {
+		// A durable session reads its next page only when the queue is
+		// empty and the window has room for what it reads.
+		if s.queue.len() == 0 && (s.holding() || s.window() >= s.limits.Inflight || !s.pageIn()) {
+			return
+		}
 		d := s.queue.peek()
 		if d.QoS > 0 && (s.holding() || s.window() >= s.limits.Inflight) {
 			return
@@ -324,8 +344,11 @@ func (s *Session) Pubrec(id uint16, failed bool, now time.Time) bool {
 		s.fill(now)
 		return true
 	}
+	// Synced before the PUBREL goes out: a client that answered PUBCOMP
+	// has freed the packet id, so a PUBLISH resent after a crash under
+	// that id would be a second delivery.
 	if s.dur != nil && d.Seq != 0 {
-		if err := s.dur.j.Released(s.dur.sid, d); err != nil {
+		if err := s.record(d, AwaitComp, true); err != nil {
 			return true // still awaiting PUBREC: a repeated one retries
 		}
 	}

@@ -125,12 +125,14 @@ func (s *Session) Sink() Sink {
 func (s *Session) Detach(sink Sink) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.flushOps(false) // whichever connection left them, they belong on disk now
 	if s.sink != sink {
 		return false
 	}
 	s.sink = nil
 	if s.dur != nil { // it is all on disk: an offline session holds no messages in memory
 		s.inflight, s.queue, s.resends = nil, queue{}, 0
+		s.dur.cursor, s.dur.unloaded, s.dur.ahead = 0, 0, nil
 	}
 	return true
 }
