@@ -28,6 +28,12 @@ type diskBroker struct {
 
 func startDisk(t *testing.T, dir string, wrap func(store.Store) store.Store) *diskBroker {
 	t.Helper()
+	return startDiskWith(t, dir, wrap, nil)
+}
+
+// startDiskWith is startDisk with the options changed by configure.
+func startDiskWith(t *testing.T, dir string, wrap func(store.Store) store.Store, configure func(*broker.Options)) *diskBroker {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	st, err := pebblestore.Open(dir, pebblestore.Options{Logger: log})
 	if err != nil {
@@ -38,6 +44,9 @@ func startDisk(t *testing.T, dir string, wrap func(store.Store) store.Store) *di
 		s = wrap(st)
 	}
 	opts := broker.Options{Logger: log, AllowAnonymous: true, Store: s, MaxQueuedMessages: 1000, MaxTopicAlias: 10}
+	if configure != nil {
+		configure(&opts)
+	}
 	b, err := broker.Open(opts)
 	if err != nil {
 		st.Close()
