@@ -115,9 +115,9 @@ type journal struct{ b *Broker }
 
 // Write implements session.Journal. Deletes of a run of consecutive
 // queue records, as acknowledgements mostly come, could be one
-// DeleteRange; they stay point deletes: a range tombstone per read batch
-// piles up in the memtable, and every page read's iterator must fragment
-// them all.
+// DeleteRange; they stay point deletes because that measured no faster
+// in the durable drain benchmark (within its noise), and range tombstones
+// add work for every later iterator until compacted.
 func (j journal) Write(sid uint64, ops []session.Op, sync bool) error {
 	batch := j.b.store.NewBatch()
 	defer batch.Close()
