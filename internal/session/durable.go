@@ -171,7 +171,11 @@ func (s *Session) forget(d *Delivery) {
 	if s.dur == nil || d.Seq == 0 {
 		return
 	}
-	s.dur.ops = append(s.dur.ops, Op{Seq: d.Seq, PacketID: d.PacketID, Done: true})
+	var id uint16 // no inflight record to delete unless one was written
+	if d.recorded {
+		id = d.PacketID
+	}
+	s.dur.ops = append(s.dur.ops, Op{Seq: d.Seq, PacketID: id, Done: true})
 	s.dur.stored--
 	s.dur.storedBytes -= int64(d.Msg.Size())
 }
@@ -181,10 +185,30 @@ func (s *Session) forget(d *Delivery) {
 // returns nil.
 func (s *Session) record(d *Delivery, phase Phase, sync bool) error {
 	s.dur.ops = append(s.dur.ops, Op{Seq: d.Seq, PacketID: d.PacketID, Phase: phase})
+	d.recorded = true
 	if !sync {
 		return nil
 	}
 	return s.flushOps(true)
+}
+
+// recordInflight queues the inflight records of the QoS 1 messages in the
+// window that have none, before the window leaves memory (the client
+// goes, or another connection takes the session over), so that they are
+// resent under their packet ids with DUP set [MQTT-4.4.0-1]. While the
+// client stays, a QoS 1 message costs no record of its own: on a drain
+// that is one store write per message (the queue record's delete)
+// instead of three. A crash loses only these records: the messages are
+// then sent again as new ones, which QoS 1 allows.
+func (s *Session) recordInflight() {
+	if s.dur == nil {
+		return
+	}
+	for _, d := range s.inflight {
+		if !d.recorded && d.Seq != 0 && d.PacketID != 0 {
+			s.record(d, AwaitAck, false)
+		}
+	}
 }
 
 // Flush writes what acknowledgements left waiting; the connection calls
@@ -221,10 +245,14 @@ func (s *Session) flushOps(sync bool) error {
 // leaving out deliveries still on their way through Admit.
 func (s *Session) loadFromStore() error {
 	dur := s.dur
-	s.flushOps(false) // a connection taken over may have left some; they must be on disk before it is read
+	s.recordInflight() // a connection taken over may have left some; they must be on disk before it is read
+	s.flushOps(false)
 	inflight, err := dur.j.Inflight(dur.sid)
 	if err != nil {
 		return err
+	}
+	for _, d := range inflight {
+		d.recorded = true
 	}
 	s.inflight = inflight
 	s.countResends()

@@ -115,6 +115,8 @@ type Delivery struct {
 	Dup      bool     // set on redelivery
 	Phase    Phase
 	Seq      uint64 // queue record number in a durable session; 0 when not stored
+
+	recorded bool // its inflight record is on disk or in the session's ops (durable.go)
 }
 
 // clone returns a copy of d for the session to keep.

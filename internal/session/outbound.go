@@ -184,9 +184,10 @@ func (s *Session) send(d *Delivery) Outcome {
 	d.PacketID = s.freeID()
 	d.Phase = AwaitAck
 	// A first QoS 2 send is synced before it leaves, or a restart could
-	// deliver it twice under another id; a QoS 1 record may wait.
-	if s.dur != nil && d.Seq != 0 {
-		if err := s.record(d, AwaitAck, d.QoS == 2); err != nil {
+	// deliver it twice under another id. A QoS 1 record waits until the
+	// client goes (recordInflight).
+	if s.dur != nil && d.Seq != 0 && d.QoS == 2 {
+		if err := s.record(d, AwaitAck, true); err != nil {
 			d.PacketID, d.Phase = 0, Queued
 			s.queue.pushFront(d) // stays on disk; tried again on the next fill
 			return Held

@@ -125,6 +125,9 @@ func (s *Session) Sink() Sink {
 func (s *Session) Detach(sink Sink) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.sink == sink {
+		s.recordInflight()
+	}
 	s.flushOps(false) // whichever connection left them, they belong on disk now
 	if s.sink != sink {
 		return false
