@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -98,5 +100,32 @@ func BenchmarkFanout(b *testing.B) {
 		if err := <-done; err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkConnect measures connection setup over loopback: dial, CONNECT
+// (3.1.1, clean session, a new client id each time), CONNACK, DISCONNECT.
+// One op is one connection; allocations include the client's few.
+func BenchmarkConnect(b *testing.B) {
+	_, addr := brokertest.Start(b, broker.Options{Logger: slog.New(slog.DiscardHandler)})
+	var frame []byte
+	ack := make([]byte, 4)
+	bye, _ := packet.Append(nil, &packet.Disconnect{}, packet.V311)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		frame, _ = packet.Append(frame[:0], &packet.Connect{ClientID: "bench-" + strconv.Itoa(i), CleanStart: true, KeepAlive: 60}, packet.V311)
+		if _, err := nc.Write(frame); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(nc, ack); err != nil || ack[0] != 0x20 || ack[3] != 0 {
+			b.Fatalf("CONNACK % x: %v", ack, err)
+		}
+		nc.Write(bye)
+		nc.Close()
 	}
 }
