@@ -76,7 +76,7 @@ type conn struct {
 	out      []byte         // encoded packets waiting for the writer; guarded by outMu
 	outShut  bool           // no more writes; writer flushes and closes; guarded by outMu
 	kickCode *byte          // reason for a server-side close; guarded by outMu
-	writing  bool           // a writer goroutine runs; guarded by outMu
+	writing  bool           // the writer's role is taken: a writer goroutine runs, or the reader writes (writeNow); guarded by outMu
 	writers  sync.WaitGroup // the writer goroutines (one at a time)
 	drained  chan struct{}  // cap 1: the writer took a batch out of c.out
 	done     chan struct{}  // closed when cleanup is complete

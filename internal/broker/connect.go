@@ -42,13 +42,13 @@ func (c *conn) connect(p *packet.Connect, ack *packet.Connack, authed bool) erro
 	rec := sessionRecord(c.entry, c.will, c.willDelay, time.Time{})
 	if err := c.b.saveSession(c.entry.sess, rec, true); err != nil {
 		c.log.Error("connection refused: session could not be stored", "err", err)
-		c.writePacket(&packet.Connack{ReasonCode: packet.ServerUnavailable})
+		c.writeNow(&packet.Connack{ReasonCode: packet.ServerUnavailable})
 		return errRefused
 	}
 	ack.SessionPresent = present
 	c.b.stats.connects.Add(1)
 	c.announce(ack)
-	c.writePacket(ack)
+	c.writeNow(ack)
 	// Only now may publishes reach the connection: nothing overtakes the
 	// CONNACK [MQTT-3.2.0-1]. Until here the session is offline to them.
 	if err := c.entry.sess.Attach(c, c.version, c.sessionLimits(), time.Now()); err != nil {

@@ -94,7 +94,7 @@ func (c *conn) refuse(code packet.ReasonCode, reason string, ack *packet.Connack
 	}
 	ack.ReasonCode = code
 	c.setReason(&ack.Props, reason)
-	c.writePacket(ack)
+	c.writeNow(ack)
 	return errRefused
 }
 

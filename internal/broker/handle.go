@@ -90,10 +90,10 @@ func (c *conn) refuseConnect(body []byte, err error) {
 		c.setVersion(packet.V5)
 		ack := &packet.Connack{ReasonCode: perr.Code}
 		c.setReason(&ack.Props, perr.Msg)
-		c.writePacket(ack)
+		c.writeNow(ack)
 	case perr.Code == packet.UnsupportedProtocolVersion:
 		c.setVersion(packet.V311)
-		c.writePacket(&packet.Connack{ReasonCode: packet.UnsupportedProtocolVersion})
+		c.writeNow(&packet.Connack{ReasonCode: packet.UnsupportedProtocolVersion})
 	}
 }
 

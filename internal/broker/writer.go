@@ -20,6 +20,8 @@ const minWriteBuf = 0
 // each turn in one syscall (packets queued together leave together) and
 // ends when c.out is empty. Every append to c.out is followed by signal,
 // and signal decides under outMu, so bytes never wait without a writer.
+// c.writing marks the writer's role, which the reader also takes for a
+// write of its own when nothing else is queued (writeNow).
 
 // writeLoop writes what the reader and publishers queue in c.out until it
 // is empty; after shutWriter it closes the socket once flushed. A client
@@ -28,36 +30,87 @@ const minWriteBuf = 0
 func (c *conn) writeLoop() {
 	defer c.writers.Done()
 	var spare []byte
-	for {
-		c.outMu.Lock()
-		buf, shut := c.out, c.outShut
-		if len(buf) == 0 {
-			c.writing = false
-			if cap(buf) > minWriteBuf {
-				c.out = nil // a quiet connection keeps no buffer
-			}
-			c.outMu.Unlock()
-			if shut {
-				c.nc.Close() // the reader sees the close and cleans up
-			}
-			c.notifyDrained()
-			return
-		}
-		c.out = spare[:0]
-		c.outMu.Unlock()
-		c.nc.SetWriteDeadline(time.Now().Add(c.b.opts.WriteTimeout))
-		n, err := c.nc.Write(buf)
-		c.b.stats.netOut.Add(uint64(n))
-		if err != nil {
-			c.writeFailed(err)
-			return
-		}
-		spare = nil
-		if cap(buf) <= spareWriteBuf {
-			spare = buf
-		}
-		c.notifyDrained()
+	for c.writeTurn(&spare) {
 	}
+}
+
+// writeTurn writes everything c.out holds in one write, by whoever holds
+// the writer's role (c.writing). It reports false once the role is given
+// up: c.out was empty (the socket is closed if shut) or the write failed.
+// spare carries a buffer from one turn to the next.
+func (c *conn) writeTurn(spare *[]byte) bool {
+	c.outMu.Lock()
+	buf := c.out
+	if len(buf) == 0 {
+		c.stopWriting()
+		return false
+	}
+	c.out = (*spare)[:0]
+	c.outMu.Unlock()
+	c.nc.SetWriteDeadline(time.Now().Add(c.b.opts.WriteTimeout))
+	n, err := c.nc.Write(buf)
+	c.b.stats.netOut.Add(uint64(n))
+	if err != nil {
+		c.writeFailed(err)
+		return false
+	}
+	*spare = nil
+	if cap(buf) <= spareWriteBuf {
+		*spare = buf
+	}
+	c.notifyDrained()
+	return true
+}
+
+// stopWriting gives up the writer's role once c.out is empty; it is
+// called with outMu held and releases it.
+func (c *conn) stopWriting() {
+	shut := c.outShut
+	c.writing = false
+	if cap(c.out) > minWriteBuf {
+		c.out = nil // a quiet connection keeps no buffer
+	}
+	c.outMu.Unlock()
+	if shut {
+		c.nc.Close() // the reader sees the close and cleans up
+	}
+	c.notifyDrained()
+}
+
+// writeNow sends p, one of the reader's own packets, from the reader
+// itself when no writer runs and nothing waits: the CONNACK of a
+// connection storm would otherwise start a writer goroutine per
+// connection just to write a few bytes, a quarter of the CPU a connect
+// costs. The reader takes the writer's role (c.writing) for the one
+// write, so bytes queued meanwhile wait behind p and nothing overtakes
+// it [MQTT-3.2.0-1]; publishers never wait for it, and whatever they
+// queued goes to a writer goroutine afterwards, so the reader never
+// writes other goroutines' packets. The write has the writer's deadline:
+// a client that does not read stalls its own reader for at most
+// WriteTimeout, and then its connection ends.
+func (c *conn) writeNow(p packet.Packet) {
+	c.outMu.Lock()
+	direct := !c.writing && len(c.out) == 0 && !c.outShut
+	if !direct {
+		c.outMu.Unlock()
+		c.writePacket(p)
+		return
+	}
+	c.writing = true
+	c.appendPacket(p)
+	c.outMu.Unlock()
+	var spare []byte
+	if !c.writeTurn(&spare) {
+		return
+	}
+	c.outMu.Lock()
+	if len(c.out) == 0 {
+		c.stopWriting()
+		return
+	}
+	c.writers.Add(1) // the role passes to a writer goroutine, c.writing stays set
+	c.outMu.Unlock()
+	go c.writeLoop()
 }
 
 // notifyDrained lets a reader waiting in waitDrained look again.
@@ -114,15 +167,22 @@ func (c *conn) signal() {
 // reader instead (see conn.waitDrained).
 func (c *conn) writePacket(p packet.Packet) {
 	c.outMu.Lock()
-	if !c.outShut {
-		var err error
-		c.out, err = packet.Append(c.out, p, c.version)
-		if err != nil {
-			c.log.Error("encode failed", "packet", p.Type(), "err", err)
-		}
-	}
+	c.appendPacket(p)
 	c.outMu.Unlock()
 	c.signal()
+}
+
+// appendPacket encodes p into c.out unless the connection is shut; the
+// caller holds outMu.
+func (c *conn) appendPacket(p packet.Packet) {
+	if c.outShut {
+		return
+	}
+	var err error
+	c.out, err = packet.Append(c.out, p, c.version)
+	if err != nil {
+		c.log.Error("encode failed", "packet", p.Type(), "err", err)
+	}
 }
 
 // backlog is the number of bytes queued and not yet handed to a write.
