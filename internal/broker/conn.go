@@ -366,8 +366,11 @@ func (c *conn) compact(n int) {
 	}
 	switch {
 	case rest > 0:
-	case c.raw != nil && cap(c.rbuf) > rawReadBuf:
-		c.rbuf = nil // grown for a large packet: the next read takes a small one
+	case c.raw != nil && cap(c.rbuf) != rawReadBuf:
+		// Grown for a large packet, or the small one that read the
+		// CONNECT: the next read takes a buffer of rawReadBuf once bytes
+		// come, and until then waits without one.
+		c.rbuf = nil
 	case c.raw == nil && cap(c.rbuf) > idleReadBuf:
 		c.rbuf = make([]byte, 0, minReadBuf)
 	}
@@ -380,9 +383,14 @@ func (c *conn) releaseReadBuf() {
 
 // takeReadBuf gives an empty rbuf a buffer: for a plain TCP connection
 // one of rawReadBuf bytes once bytes are there to read, else minReadBuf
-// bytes.
+// bytes. Before CONNECT a plain connection also takes minReadBuf bytes at
+// once, which hold a usual CONNECT, and drops them after it (compact): in
+// a connection storm each new connection would otherwise allocate
+// rawReadBuf bytes that an idle client never uses again, garbage to
+// collect per connect, and pay a system call to wait without a buffer
+// for a CONNECT that is usually there already.
 func (c *conn) takeReadBuf() error {
-	if c.raw == nil {
+	if c.raw == nil || c.entry == nil {
 		c.rbuf = make([]byte, 0, minReadBuf)
 		return nil
 	}
