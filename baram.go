@@ -100,7 +100,8 @@ func New(o Options) (*Broker, error) {
 // Listen opens a TCP listener on address (host:port; port 0 picks one) and
 // serves MQTT on it until Close. It returns the address listened on.
 func (b *Broker) Listen(address string) (net.Addr, error) {
-	ln, err := net.Listen("tcp", address)
+	lc := net.ListenConfig{KeepAlive: -1} // MQTT's keep alive finds dead clients, as in `baram serve`
+	ln, err := lc.Listen(context.Background(), "tcp", address)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", address, err)
 	}
