@@ -152,6 +152,15 @@ func expectResident(t *testing.T, b *broker.Broker, client string, wantQueued, w
 	}
 }
 
+// leaveSubscribed makes the persistent session "drain", subscribed to
+// d/# at qos, and leaves it offline to collect a queue.
+func leaveSubscribed(t *testing.T, addr string, qos byte) {
+	t.Helper()
+	sub, _ := rawConnect(t, addr, "drain", false)
+	subscribeRaw(t, sub, "d/#", qos)
+	sub.Conn.Close()
+}
+
 // A persistent session with several pages of queued messages drains
 // completely and in order after reconnecting, while publishers keep
 // adding to it: live messages wait behind the ones still on disk.
@@ -159,9 +168,7 @@ func TestDrainPagesInOrderWithLivePublishes(t *testing.T) {
 	for _, qos := range []byte{1, 2} {
 		t.Run(fmt.Sprintf("QoS%d", qos), func(t *testing.T) {
 			d := startDisk(t, t.TempDir(), nil)
-			sub, _ := rawConnect(t, d.addr, "drain", false)
-			subscribeRaw(t, sub, "d/#", qos)
-			sub.Conn.Close()
+			leaveSubscribed(t, d.addr, qos)
 			p, _ := rawConnect(t, d.addr, "p", true)
 			q, _ := rawConnect(t, d.addr, "q", true)
 			const queued = 3*testPage + 50
@@ -201,14 +208,12 @@ func TestDrainRestartRedeliversUnacknowledged(t *testing.T) {
 	for _, qos := range []byte{1, 2} {
 		t.Run(fmt.Sprintf("QoS%d", qos), func(t *testing.T) {
 			d := startDisk(t, t.TempDir(), nil)
-			sub, _ := rawConnect(t, d.addr, "drain", false)
-			subscribeRaw(t, sub, "d/#", qos)
-			sub.Conn.Close()
+			leaveSubscribed(t, d.addr, qos)
 			p, _ := rawConnect(t, d.addr, "p", true)
 			const queued = 3 * testPage
 			publishMany(t, p, "d/p", "p", 0, queued, qos)
 
-			sub, _ = rawConnect(t, d.addr, "drain", false)
+			sub, _ := rawConnect(t, d.addr, "drain", false)
 			dr := newDrainer(t, sub)
 			dr.receive(testPage+100, true) // across a page boundary
 			held := dr.receive(testWindow, false)
