@@ -24,7 +24,7 @@ func (s *Session) ReceiveQoS2(id uint16, limit int, batch store.Batch) (dup bool
 	if limit > 0 && len(s.inboundQoS2) >= limit {
 		return false, ErrReceiveMaximum
 	}
-	s.inboundQoS2[id] = struct{}{}
+	s.holdQoS2(id)
 	if s.dur != nil && batch != nil {
 		batch.Put(store.InboundKey(s.dur.sid, id), nil)
 	}
@@ -56,7 +56,16 @@ func (s *Session) ForgetQoS2(id uint16) {
 func (s *Session) RestoreQoS2(ids ...uint16) {
 	s.mu.Lock()
 	for _, id := range ids {
-		s.inboundQoS2[id] = struct{}{}
+		s.holdQoS2(id)
 	}
 	s.mu.Unlock()
+}
+
+// holdQoS2 records an unreleased inbound id, making the map on first use:
+// most clients never publish at QoS 2. Called with mu held.
+func (s *Session) holdQoS2(id uint16) {
+	if s.inboundQoS2 == nil {
+		s.inboundQoS2 = make(map[uint16]struct{})
+	}
+	s.inboundQoS2[id] = struct{}{}
 }

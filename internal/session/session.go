@@ -34,10 +34,10 @@ type Session struct {
 
 	mu sync.Mutex
 
-	sink    Sink   // the connected client's writer; nil while offline
-	version byte   // protocol level of the last connection
-	limits  Limits // set on each connection
-	subs    map[string]topic.Options
+	sink    Sink                     // the connected client's writer; nil while offline
+	version byte                     // protocol level of the last connection
+	limits  Limits                   // set on each connection
+	subs    map[string]topic.Options // nil until the first subscription
 
 	// ExpiryInterval is how long the session outlives its connection.
 	expiry  time.Duration
@@ -48,7 +48,7 @@ type Session struct {
 	resends  int         // inflight entries in the Resend phase (outbound.go)
 	queue    queue       // waiting for a slot or for the client
 
-	inboundQoS2 map[uint16]struct{} // PUBREC sent, waiting for PUBREL
+	inboundQoS2 map[uint16]struct{} // PUBREC sent, waiting for PUBREL; nil until the first (inbound.go)
 
 	dropped uint64 // messages dropped by the queue policy, for logs and metrics
 
@@ -76,11 +76,7 @@ func (s *Session) Username() string {
 
 // New returns an empty session.
 func New(clientID string) *Session {
-	return &Session{
-		ClientID:    clientID,
-		subs:        make(map[string]topic.Options),
-		inboundQoS2: make(map[uint16]struct{}),
-	}
+	return &Session{ClientID: clientID}
 }
 
 // SetExpiry sets how long the session outlives its connection; never makes
@@ -145,6 +141,9 @@ func (s *Session) Subscribe(filter string, opts topic.Options) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, existed := s.subs[filter]
+	if s.subs == nil { // made on the first subscription: many clients only publish
+		s.subs = make(map[string]topic.Options)
+	}
 	s.subs[filter] = opts
 	return existed
 }
