@@ -60,6 +60,7 @@ type conn struct {
 	parkTimer    *time.Timer       // wakes a parked connection at readDeadline
 	parkID       int32             // its id in the parker's epoll set; guarded by parker.mu
 	parked       atomic.Bool       // no reader goroutine runs; wake starts one
+	settled      bool              // read since its CONNECT, or parked once: waits ParkAfter, not parkAfterConnect
 	need         int               // length of the packet being awaited, 0 if unknown
 	pub          *packet.Publish   // reused for every inbound PUBLISH; nil until the first
 	tx           *txn              // the read batch being handled; nil while parked
@@ -241,6 +242,7 @@ func (c *conn) readLoop() error {
 		}
 		if idle {
 			c.nc.SetReadDeadline(c.readDeadline) // the keep alive's again
+			c.settled = true
 		}
 		n, err := c.handleBuffered()
 		if err != nil {

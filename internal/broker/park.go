@@ -17,13 +17,29 @@ func (c *conn) mayPark() bool {
 	return c.raw != nil && c.b.opts.ParkAfter > 0 && c.entry != nil && len(c.rbuf) == 0 && c.ea.scram == nil && c.ea.pending == nil
 }
 
-// armIdleDeadline bounds the next read by Options.ParkAfter, unless the
-// keep alive ends it sooner; it reports whether it did. A client that
-// talks more often than ParkAfter never pays for parking and waking (two
-// epoll_ctl calls and a goroutine start); an idle read costs one more
-// deadline change per read batch than before.
+// parkAfterConnect is how long a connection that has sent nothing since
+// its CONNECT waits before parking, when that is shorter than ParkAfter.
+// A client that subscribes or publishes at once does so within a round
+// trip; one that sends nothing is likely one of many devices that connect
+// and then sleep. In a reconnect storm each waiting reader holds a
+// goroutine with a grown stack (4 KB or more): parking them soon keeps
+// the storm's peak memory and the GC's work to what a fraction of a
+// second of connections holds, and their stacks go back for the next
+// connections' readers.
+const parkAfterConnect = 250 * time.Millisecond
+
+// armIdleDeadline bounds the next read by Options.ParkAfter (or
+// parkAfterConnect), unless the keep alive ends it sooner; it reports
+// whether it did. A client that talks more often than ParkAfter never
+// pays for parking and waking (two epoll_ctl calls and a goroutine
+// start); an idle read costs one more deadline change per read batch
+// than before.
 func (c *conn) armIdleDeadline() bool {
-	until := time.Now().Add(c.b.opts.ParkAfter)
+	wait := c.b.opts.ParkAfter
+	if !c.settled {
+		wait = min(wait, parkAfterConnect)
+	}
+	until := time.Now().Add(wait)
 	if !c.readDeadline.IsZero() && !c.readDeadline.After(until) {
 		return false
 	}
@@ -52,6 +68,7 @@ func (c *conn) park() bool {
 	}
 	deadline := c.readDeadline // once parked, c is not ours to read
 	c.tx, c.pub = nil, nil     // made again when packets come
+	c.settled = true           // a woken reader waits ParkAfter
 	c.releaseReadBuf()
 	if !deadline.IsZero() {
 		d := time.Until(deadline)
@@ -64,6 +81,10 @@ func (c *conn) park() bool {
 			c.parkTimer.Reset(d)
 		}
 	}
+	// The idle deadline that ended the read is still the socket's: a woken
+	// reader whose keep alive ends before ParkAfter would not arm its own
+	// (armIdleDeadline) and would fail its first read at once.
+	c.nc.SetReadDeadline(deadline)
 	c.parked.Store(true)
 	if err := p.add(c); err != nil {
 		if !c.parked.CompareAndSwap(true, false) {

@@ -116,3 +116,19 @@ func TestParkedConnectionKicked(t *testing.T) {
 		t.Fatalf("%d connections parked after Shutdown", n)
 	}
 }
+
+// A connection woken late in its keep alive, when less than ParkAfter of
+// it is left, reads its packet instead of failing at once on the idle
+// deadline that parked it (a PINGREQ within 1.5 keep alives must be
+// answered [MQTT-3.1.2-24]).
+func TestParkedWakesLateInKeepAlive(t *testing.T) {
+	b, addr := brokertest.Start(t, broker.Options{ParkAfter: 300 * time.Millisecond})
+	c := brokertest.Dial(t, addr, packet.V311)
+	c.Connect(&packet.Connect{ClientID: "late", CleanStart: true, KeepAlive: 1}) // closed 1.5 s after the last packet
+	connected := time.Now()
+	waitParked(t, b, 1)
+	// 1.3 s in: 0.2 s of the keep alive left, less than ParkAfter.
+	time.Sleep(time.Until(connected.Add(1300 * time.Millisecond)))
+	c.Send(&packet.Pingreq{})
+	brokertest.Expect[*packet.Pingresp](c)
+}
