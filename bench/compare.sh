@@ -63,12 +63,7 @@ if [ $# -gt 0 ]; then SCENARIOS="$*"; else SCENARIOS=$ALL; fi
 # the broker; children inherit the soft limit.
 ulimit -n "$(ulimit -Hn)"
 
-free_port() { # first port of $1..$1+100 nobody listens on
-  for p in $(seq "$1" $(($1 + 100))); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo "no free port from $1" >&2; exit 1
-}
+. bench/lib.sh   # free_port, stop_broker (also ends the RSS sampler), wait_port
 PORT=${PORT:-$(free_port 29830)}
 APORT=$(free_port 29940)
 
@@ -118,30 +113,8 @@ mosq_conf() { # limits [persistence-dir]
 
 pid=
 sampler=
-stop_broker() {
-  if [ -n "$sampler" ]; then kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; sampler=; fi
-  if [ -n "$pid" ]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    pid=
-  fi
-}
 trap 'stop_broker; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
-
-wait_port() {
-  for _ in $(seq 200); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "broker exited; its log:" >&2; tail -5 "$work/broker.log" >&2; return 1
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "broker did not listen on $PORT" >&2
-  return 1
-}
 
 start_broker() { # broker limits
   rm -rf "$work/data"; mkdir -p "$work/data"

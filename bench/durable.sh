@@ -17,16 +17,11 @@ WINDOW=${WINDOW:-10}
 PAYLOAD=${PAYLOAD:-64}
 MODES=${MODES:-"nosub offline"}
 BROKERS=${BROKERS:-"baram-pebble baram-memory mosquitto"}
-PORT=${PORT:-}
 OUT=${OUT:-bench/results/durable-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
 MOSQUITTO=${MOSQUITTO:-/usr/sbin/mosquitto}
 
-# A port nothing listens on (another broker may hold the usual ones).
-if [ -z "$PORT" ]; then
-  for p in $(seq 28830 28930); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then PORT=$p; break; fi
-  done
-fi
+. bench/lib.sh   # free_port, stop_broker, wait_port
+PORT=${PORT:-$(free_port 28830)}
 
 work=$(mktemp -d /tmp/baram-durable.XXXXXX)
 mkdir -p "$(dirname "$OUT")"
@@ -45,26 +40,7 @@ log:
 YAML
 
 pid=
-stop_broker() {
-  if [ -n "$pid" ]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    pid=
-  fi
-}
 trap 'stop_broker; rm -rf "$work"' EXIT
-
-wait_port() {
-  for _ in $(seq 100); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "broker exited; its log:" >&2; tail -5 "$work/broker.log" >&2; return 1
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "broker did not listen on $PORT" >&2
-  return 1
-}
 
 start_broker() { # kind
   rm -rf "$work/data"

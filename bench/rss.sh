@@ -23,12 +23,8 @@ CASES=${CASES:-"10000x100 100000x10"}
 DRAIN=${DRAIN:-100}
 SEEDFLAGS=${SEEDFLAGS:-}   # e.g. -random: incompressible payloads
 OUT=${OUT:-bench/results/rss-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
-PORT=${PORT:-}
-if [ -z "$PORT" ]; then
-  for p in $(seq 28930 29030); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then PORT=$p; break; fi
-  done
-fi
+. bench/lib.sh   # free_port, stop_broker
+PORT=${PORT:-$(free_port 28930)}
 
 work=$(mktemp -d /tmp/baram-rss.XXXXXX)
 mkdir -p "$(dirname "$OUT")"
@@ -42,13 +38,6 @@ limits:
 YAML
 
 pid=
-stop_broker() {
-  if [ -n "$pid" ]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    pid=
-  fi
-}
 trap 'stop_broker; rm -rf "$work"' EXIT
 
 kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$pid/status"; }
