@@ -226,16 +226,10 @@ func (c *conn) WritePubrel(id uint16) { c.writeAck(packet.PUBREL, id, packet.Suc
 func (c *conn) WritePublish(d *session.Delivery) error {
 	var p *packet.Publish // a v5 delivery encoded for this client only
 	if c.version == packet.V5 {
-		n := 0
 		if c.ownV5(d) {
 			p = c.outgoing(d)
-			if c.peer.maxPacket > 0 {
-				n = packet.Size(p, c.version)
-			}
-		} else if c.peer.maxPacket > 0 {
-			n = d.Msg.SizeV5(d.QoS)
 		}
-		if c.peer.maxPacket > 0 && (n <= 0 || n > int(c.peer.maxPacket)) {
+		if !c.fits(d, p) {
 			return session.ErrTooLarge
 		}
 	}
@@ -262,6 +256,22 @@ func (c *conn) WritePublish(d *session.Delivery) error {
 	c.b.stats.countSent(d.QoS, len(d.Msg.Payload))
 	c.signal()
 	return nil
+}
+
+// fits reports whether a v5 delivery is within the client's maximum
+// packet size [MQTT-3.1.2-24]: p is its own packet, or nil when it uses
+// the message's shared encoding.
+func (c *conn) fits(d *session.Delivery, p *packet.Publish) bool {
+	if c.peer.maxPacket == 0 {
+		return true
+	}
+	var n int
+	if p != nil {
+		n = packet.PublishSize(p, packet.V5)
+	} else {
+		n = d.Msg.SizeV5(d.QoS)
+	}
+	return n > 0 && n <= int(c.peer.maxPacket)
 }
 
 // ownV5 reports whether a v5 delivery needs properties of its own, which

@@ -54,6 +54,16 @@ func Size(p Packet, version byte) int {
 	return 1 + varintLen(l.body) + l.body
 }
 
+// PublishSize is Size for a PUBLISH, without boxing p in the Packet
+// interface, so that it does not allocate.
+func PublishSize(p *Publish, version byte) int {
+	l, err := publishLen(p, version)
+	if err != nil {
+		return -1
+	}
+	return 1 + varintLen(l.body) + l.body
+}
+
 // AppendPublish appends the encoding of p like Append, without boxing p in
 // the Packet interface: with enough capacity in dst it does not allocate.
 // When p cannot be encoded (see Append) it returns dst unchanged; check

@@ -63,6 +63,9 @@ func TestAppend(t *testing.T) {
 			if n := Size(tt.p, tt.version); n != len(got)-1 {
 				t.Errorf("Size = %d, want %d", n, len(got)-1)
 			}
+			if pub, ok := tt.p.(*Publish); ok && PublishSize(pub, tt.version) != len(got)-1 {
+				t.Errorf("PublishSize = %d, want %d", PublishSize(pub, tt.version), len(got)-1)
+			}
 		})
 	}
 }
@@ -121,6 +124,9 @@ func TestSizeLimit(t *testing.T) {
 	p.PacketID, p.QoS = 1, 1
 	if n := Size(p, V311); n != -1 {
 		t.Fatalf("Size one byte over the limit = %d, want -1", n)
+	}
+	if n := PublishSize(p, V311); n != -1 {
+		t.Fatalf("PublishSize one byte over the limit = %d, want -1", n)
 	}
 	// Many user properties sharing one long string exceed the limit too.
 	long := strings.Repeat("x", 0xFFFF)

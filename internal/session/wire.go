@@ -33,10 +33,11 @@ func (m *Message) AppendV5(dst []byte, qos byte, dup, retain bool, id uint16) []
 	return m.appendShared(dst, packet.V5, &m.v5uses, &m.v5, qos, dup, retain, id)
 }
 
-// SizeV5 is the length of the PUBLISH AppendV5 makes, for the client's
-// maximum packet size.
+// SizeV5 is the length of the PUBLISH AppendV5 makes at qos, for the
+// client's maximum packet size; -1 when it cannot be encoded.
 func (m *Message) SizeV5(qos byte) int {
-	return len(m.wire(packet.V5, &m.v5, qos > 0).b)
+	p := m.publish(packet.V5, qos, false, false, 1)
+	return packet.PublishSize(&p, packet.V5)
 }
 
 func (m *Message) appendShared(dst []byte, version byte, uses *atomic.Int32, slots *[2]atomic.Pointer[wireV3],
